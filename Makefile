@@ -1,0 +1,59 @@
+# custodes: the two commands a newcomer types are `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.installed-bench
+PG_BINDIR := $(shell ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+DEMO_HOME ?= demo-out/home
+DEMO_DATA ?= demo-out/data
+
+.PHONY: demo test lint types pytest bench bench-10m system-deps clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	touch $(BENCH_STAMP)
+
+# PostgreSQL is needed for real by the tests (never mocked); install it when pg_ctl is missing.
+system-deps:
+	@if [ -z "$(PG_BINDIR)" ] && ! command -v pg_ctl >/dev/null 2>&1; then \
+	  echo "pg_ctl not found: installing Debian's postgresql"; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; \
+	fi
+
+demo: $(STAMP)
+	rm -rf demo-out
+	$(BIN)/custodes synth --persons 200000 --requests 20000 --seed 7 --out $(DEMO_DATA)
+	CUSTODES_HOME=$(DEMO_HOME) $(BIN)/custodes init
+	CUSTODES_HOME=$(DEMO_HOME) $(BIN)/custodes master load $(DEMO_DATA)/master.parquet
+	CUSTODES_HOME=$(DEMO_HOME) $(BIN)/custodes verify $(DEMO_DATA)/requests.csv \
+	  --manifest $(DEMO_DATA)/requests.manifest.json --out demo-out/result
+	$(BIN)/custodes score --truth $(DEMO_DATA)/truth.csv --decisions demo-out/result/decisions.parquet --table
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+
+types: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP) system-deps
+	$(BIN)/pytest
+
+test: lint types pytest
+
+bench: $(BENCH_STAMP)
+	$(BIN)/custodes bench all --out bench/results
+
+bench-10m: $(BENCH_STAMP)
+	$(BIN)/custodes bench scale --persons 10000000 --requests 1280000 --out bench/results
+
+clean:
+	rm -rf $(VENV) demo-out custodes-data .mypy_cache .ruff_cache

@@ -124,7 +124,7 @@ def _basis_from_toml(name: str, raw: Mapping[str, Any], base: BasisRule | None) 
             f"unknown keys {sorted(unknown)} in [bases.{name!r}]",
             hint=f"use only {sorted(known - {'name'})}",
         )
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
     return replace(start, **values)
 
 
@@ -165,7 +165,9 @@ def _apply_toml(settings: Settings, raw: Mapping[str, Any], path: str) -> Settin
         known = {f.name for f in fields(LinkageConfig)}
         unknown = set(raw["linkage"]) - known
         if unknown:
-            raise ConfigError(f"unknown keys {sorted(unknown)} in [linkage]", file=path, hint=f"use only {sorted(known)}")
+            raise ConfigError(
+                f"unknown keys {sorted(unknown)} in [linkage]", file=path, hint=f"use only {sorted(known)}"
+            )
         out = replace(out, linkage=replace(out.linkage, **raw["linkage"]))
     if "bases" in raw:
         bases = dict(out.bases)

@@ -1,0 +1,125 @@
+"""Field comparisons as SQL: each comparison maps a pair to a small integer level.
+
+Level 0 always means "missing on either side" (no evidence either way). Higher levels
+mean closer agreement. The SQL is built once, by small pure functions, and reads only the
+columns of ``custodes.link.prepare.COMPARABLE_COLUMNS`` on both sides (aliases ``r`` for
+the request and ``m`` for the master person), so the same text runs on DuckDB and Spark.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """One field comparison: its name, its levels (index = level) and its SQL."""
+
+    name: str
+    levels: tuple[str, ...]
+    sql: str
+
+
+JW_NAME = 0.88
+"""Jaro-Winkler similarity above which two names count as a misspelling of each other."""
+JW_STREET = 0.88
+
+FIRST_NAME = Comparison(
+    "first_name",
+    ("missing", "different", "initial", "fuzzy", "nickname", "exact"),
+    f"""CASE
+      WHEN r.first_tok IS NULL OR m.first_tok IS NULL THEN 0
+      WHEN r.first_tok = m.first_tok THEN 5
+      WHEN list_has_any(r.first_keys, m.first_keys) THEN 4
+      WHEN length(r.first_tok) > 1 AND length(m.first_tok) > 1
+           AND jaro_winkler_similarity(r.first_tok, m.first_tok) >= {JW_NAME} THEN 3
+      WHEN (length(r.first_tok) = 1 OR length(m.first_tok) = 1)
+           AND left(r.first_tok, 1) = left(m.first_tok, 1) THEN 2
+      ELSE 1 END""",
+)
+
+MIDDLE_NAME = Comparison(
+    "middle_name",
+    ("missing", "different", "initial", "exact"),
+    """CASE
+      WHEN r.middle_init IS NULL OR m.middle_init IS NULL THEN 0
+      WHEN r.middle_std = m.middle_std THEN 3
+      WHEN r.middle_init = m.middle_init
+           AND (length(r.middle_std) = 1 OR length(m.middle_std) = 1) THEN 2
+      WHEN r.middle_init = m.middle_init
+           AND (starts_with(r.middle_std, m.middle_std) OR starts_with(m.middle_std, r.middle_std))
+           THEN 2
+      ELSE 1 END""",
+)
+
+LAST_NAME = Comparison(
+    "last_name",
+    ("missing", "different", "fuzzy", "surname_token", "exact"),
+    f"""CASE
+      WHEN r.last_concat IS NULL OR m.last_concat IS NULL THEN 0
+      WHEN r.last_concat = m.last_concat OR list_sort(r.last_tokens) = list_sort(m.last_tokens)
+           THEN 4
+      WHEN list_has_any(r.last_tokens, m.last_tokens) THEN 3
+      WHEN jaro_winkler_similarity(r.last_concat, m.last_concat) >= {JW_NAME}
+           OR jaro_winkler_similarity(r.last_tokens[1], m.last_tokens[1]) >= 0.92 THEN 2
+      ELSE 1 END""",
+)
+
+DOB = Comparison(
+    "dob",
+    ("missing", "different", "partial", "typo", "exact"),
+    """CASE
+      WHEN r.dob_d IS NULL OR m.dob_d IS NULL THEN 0
+      WHEN r.dob_d = m.dob_d THEN 4
+      WHEN damerau_levenshtein(strftime(r.dob_d, '%Y%m%d'), strftime(m.dob_d, '%Y%m%d')) <= 1
+           OR (year(r.dob_d) = year(m.dob_d) AND month(r.dob_d) = day(m.dob_d)
+               AND day(r.dob_d) = month(m.dob_d)) THEN 3
+      WHEN year(r.dob_d) = year(m.dob_d)
+           AND (month(r.dob_d) = month(m.dob_d) OR day(r.dob_d) = day(m.dob_d)) THEN 2
+      ELSE 1 END""",
+)
+
+TIN = Comparison(
+    "tin",
+    ("missing", "different", "one_edit", "exact"),
+    """CASE
+      WHEN r.tin9 IS NULL OR m.tin9 IS NULL THEN 0
+      WHEN r.tin9 = m.tin9 THEN 3
+      WHEN damerau_levenshtein(r.tin9, m.tin9) <= 1 THEN 2
+      ELSE 1 END""",
+)
+
+ADDRESS_LEVELS = ("missing", "different", "same_area", "close", "exact_previous", "exact_current")
+
+
+def address_level_sql(r: str = "r", a: str = "a") -> str:
+    """Level of agreement between request address ``r`` and one master address ``a``.
+
+    ``exact`` needs the same house number, the same street (up to misspelling), the same
+    ZIP5 or city, and no conflicting unit. A PO Box has no house number and must be equal.
+    """
+    same_street = f"jaro_winkler_similarity({r}.street_std, {a}.street_std) >= {JW_STREET}"
+    same_place = f"({r}.zip5 = {a}.zip5 OR {r}.city_std = {a}.city_std)"
+    unit_ok = f"({r}.unit IS NULL OR {a}.unit IS NULL OR {r}.unit = {a}.unit)"
+    exact = f"""(
+        ({r}.house = {a}.house AND {same_street} AND {same_place} AND {unit_ok})
+        OR ({r}.house IS NULL AND {a}.house IS NULL AND {r}.street_std = {a}.street_std
+            AND {same_place})
+    )"""
+    return f"""CASE
+      WHEN {r}.street_std IS NULL OR {a}.street_std IS NULL THEN 0
+      WHEN {exact} THEN CASE WHEN {a}.is_current THEN 5 ELSE 4 END
+      WHEN {r}.house = {a}.house AND ({r}.zip5 = {a}.zip5 OR {same_street}) THEN 3
+      WHEN {r}.zip5 = {a}.zip5 OR ({r}.city_std = {a}.city_std AND {r}.state_std = {a}.state_std)
+           THEN 2
+      ELSE 1 END"""
+
+
+NAME_COMPARISONS: tuple[Comparison, ...] = (FIRST_NAME, MIDDLE_NAME, LAST_NAME, DOB, TIN)
+"""Comparisons made between the request and the candidate's record of identity."""
+
+ALL_LEVELS: dict[str, tuple[str, ...]] = {
+    **{c.name: c.levels for c in NAME_COMPARISONS},
+    "address": ADDRESS_LEVELS,
+}
+"""Every comparison name and its levels, in model order."""

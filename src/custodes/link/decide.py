@@ -1,0 +1,164 @@
+"""The precision-first decision: match, ambiguous or no_match, from scored candidates.
+
+For each request, every candidate taxpayer gets a log2 Bayes factor ``w`` (the sum of its
+level weights, term-frequency adjusted). Assuming a request names at most one taxpayer,
+who is on file with prior probability ``q`` and is then equally likely to be any of the N
+taxpayers, the posterior that candidate i is the one meant is
+
+    p_i = (q/N) 2^w_i / ((1 - q) + (q/N) sum_j 2^w_j)
+
+so two candidates the evidence cannot separate (twins, Jr/Sr without a dob) share the
+posterior and neither reaches the threshold. A ``match`` needs all of:
+
+- ``p_best >= match_threshold``;
+- a lead of ``margin`` bits over the runner-up;
+- personal evidence: a compatible first name, no contradicting dob, and a compatible
+  surname, unless the TIN agrees exactly (address and surname alone are shared by a
+  household and never identify a person).
+
+Two or more candidates with ``p >= plausible_threshold`` give ``ambiguous``; otherwise
+``no_match``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import polars as pl
+
+from custodes.codes import AddressStatus, Outcome, Reason
+from custodes.config import LinkageConfig
+from custodes.link.model import LevelTable, level_weights
+
+GENERATION_GAP_YEARS = 15
+"""Two same-named people this far apart in age are taken to be parent and child."""
+JUNIOR_SUFFIXES = ("JR", "II", "2ND")
+SENIOR_SUFFIXES = ("SR",)
+SUFFIX_CONFLICT_BITS = 12.0
+"""Penalty when a generational suffix says the request means the other relative."""
+
+
+TF_COMPARISONS = (("first_name", "tf_first"), ("last_name", "tf_last"), ("address", "tf_addr"))
+"""Comparisons whose top level is weighted by how common the agreeing value is."""
+
+
+def _weight_expr(weights: dict[str, list[float]], m: LevelTable) -> pl.Expr:
+    total = pl.lit(0.0)
+    tf_columns = dict(TF_COMPARISONS)
+    for name, per_level in weights.items():
+        level = pl.col(f"c_{name}")
+        plain = level.replace_strict(dict(enumerate(per_level)), return_dtype=pl.Float64)
+        if name not in tf_columns:
+            total = total + plain
+            continue
+        # at exact agreement u is the share of taxpayers holding that very value; a
+        # partial level may never outweigh exact agreement on the same candidate's value
+        # by more than the m-ratio says (a misspelt ANNA is as likely as HANNA's twin)
+        top = len(per_level) - 1
+        tf = pl.col(tf_columns[name])
+        top_w = pl.when(tf.is_not_null()).then(math.log2(m[name][top]) - tf.log(2)).otherwise(per_level[top])
+        capped = pl.lit(0.0)
+        for lv in range(top - 1, 1, -1):
+            ceiling = top_w - math.log2(m[name][top] / m[name][lv])
+            capped = pl.when(level == lv).then(pl.min_horizontal(per_level[lv], ceiling)).otherwise(capped)
+        total = total + pl.when(level == top).then(top_w).when(level >= 2).then(capped).otherwise(plain)
+    return total
+
+
+def _generation_penalty() -> pl.Expr:
+    """Penalty for the relative a generational suffix rules out (Jr/Sr at one address)."""
+    same_name = pl.col("m_first_tok").is_not_null() & pl.col("m_last_concat").is_not_null()
+    window = ["rid", "m_first_tok", "m_last_concat"]
+    oldest = pl.col("m_birth_year").min().over(window)
+    youngest = pl.col("m_birth_year").max().over(window)
+    gap = (youngest - oldest) >= GENERATION_GAP_YEARS
+    is_senior = same_name & gap & (pl.col("m_birth_year") == oldest)
+    is_junior = same_name & gap & (pl.col("m_birth_year") == youngest)
+    r_junior = pl.col("r_suffix").is_in(JUNIOR_SUFFIXES)
+    r_senior = pl.col("r_suffix").is_in(SENIOR_SUFFIXES)
+    conflict = (
+        (r_junior & is_senior)
+        | (r_senior & is_junior)
+        | (
+            pl.col("r_suffix").is_not_null()
+            & pl.col("m_suffix").is_not_null()
+            & (pl.col("r_suffix") != pl.col("m_suffix"))
+        )
+    )
+    return pl.when(conflict.fill_null(False)).then(SUFFIX_CONFLICT_BITS).otherwise(0.0)
+
+
+def _personal_evidence() -> pl.Expr:
+    tin_exact = pl.col("c_tin") == 3
+    names_ok = (pl.col("c_first_name") >= 3) & (pl.col("c_last_name") >= 2)
+    dob_ok = pl.col("c_dob") != 1
+    return (tin_exact & (pl.col("c_first_name") >= 2)) | (names_ok & dob_ok)
+
+
+def score_candidates(
+    levels: pl.DataFrame, m: LevelTable, u: LevelTable, *, taxpayers: int, prior: float
+) -> pl.DataFrame:
+    """Each candidate pair with its weight ``w`` and posterior ``p`` within its request."""
+    weights = level_weights(m, u)
+    log_prior = math.log2(prior / max(taxpayers, 1))
+    scored = levels.with_columns(
+        (_weight_expr(weights, m) - _generation_penalty()).alias("w"),
+        _personal_evidence().alias("eligible"),
+    ).with_columns((pl.col("w") + log_prior).alias("_lo"))
+    # posterior in log space: p_i = 2^lo_i / ((1-q) + sum_j 2^lo_j)
+    top = pl.col("_lo").max().over("rid")
+    none_term = pl.lit(math.log2(1 - prior))
+    shift = pl.max_horizontal(top, none_term)
+    denom = (2 ** (none_term - shift)) + (2 ** (pl.col("_lo") - shift)).sum().over("rid")
+    return scored.with_columns(((2 ** (pl.col("_lo") - shift)) / denom).alias("p")).drop("_lo")
+
+
+def decide_outcomes(scored: pl.DataFrame, rids: pl.Series, config: LinkageConfig) -> pl.DataFrame:
+    """One decision per request id in ``rids``: outcome, reason, tin, probability, status."""
+    ranked = scored.sort(["rid", "w", "tin"], descending=[False, True, False]).with_columns(
+        pl.int_range(pl.len()).over("rid").alias("rank")
+    )
+    plausible = ranked.filter(pl.col("p") >= config.plausible_threshold).group_by("rid").len("n_plausible")
+    second = ranked.filter(pl.col("rank") == 1).select("rid", pl.col("w").alias("w2"))
+    best = (
+        ranked.filter(pl.col("rank") == 0)
+        .join(second, on="rid", how="left")
+        .join(plausible, on="rid", how="left")
+        .with_columns(pl.col("n_plausible").fill_null(0), (pl.col("w") - pl.col("w2")).alias("lead"))
+    )
+    is_match = (
+        pl.col("eligible")
+        & (pl.col("p") >= config.match_threshold)
+        & (pl.col("lead").is_null() | (pl.col("lead") >= config.margin))
+    )
+    decided = best.select(
+        "rid",
+        pl.when(is_match)
+        .then(pl.lit(Outcome.MATCH.value))
+        .when(pl.col("n_plausible") >= 2)
+        .then(pl.lit(Outcome.AMBIGUOUS.value))
+        .otherwise(pl.lit(Outcome.NO_MATCH.value))
+        .alias("outcome"),
+        pl.when(is_match)
+        .then(pl.lit(Reason.MATCHED.value))
+        .when(pl.col("n_plausible") >= 2)
+        .then(pl.lit(Reason.SEVERAL_CANDIDATES.value))
+        .otherwise(pl.lit(Reason.BELOW_THRESHOLD.value))
+        .alias("reason"),
+        pl.when(is_match).then(pl.col("tin")).alias("tin"),
+        pl.col("p").alias("match_probability"),
+        pl.when(is_match)
+        .then(
+            pl.when(pl.col("c_address") == 5)
+            .then(pl.lit(AddressStatus.CURRENT.value))
+            .when(pl.col("c_address") == 4)
+            .then(pl.lit(AddressStatus.PREVIOUS.value))
+            .otherwise(pl.lit(AddressStatus.NOT_ON_FILE.value))
+        )
+        .alias("address_status"),
+    )
+    everyone = pl.DataFrame({"rid": rids})
+    return everyone.join(decided, on="rid", how="left").with_columns(
+        pl.col("outcome").fill_null(Outcome.NO_MATCH.value),
+        pl.col("reason").fill_null(Reason.NO_CANDIDATE.value),
+    )

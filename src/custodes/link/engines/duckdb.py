@@ -1,0 +1,116 @@
+"""The DuckDB engine: candidate generation and comparison as SQL over the matching index."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+
+from custodes.config import LinkageConfig
+from custodes.errors import StoreError
+from custodes.link.blocking import address_keys, name_keys
+from custodes.link.decide import decide_outcomes, score_candidates
+from custodes.link.features import pair_levels_sql
+from custodes.link.model import LevelTable, estimate_m, u_table
+from custodes.link.prepare import prepare_people
+from custodes.link.sql import query_frame
+
+Progress = Callable[[str], None]
+
+HOUSEHOLD_LIMIT = 30
+"""Co-residents of a candidate are added as rivals, for addresses with at most this many."""
+
+
+@dataclass(frozen=True)
+class LinkResult:
+    """Decisions for prepared requests, and what the model used."""
+
+    decisions: pl.DataFrame
+    candidates: int
+    m: LevelTable
+    u: LevelTable
+    prior: float
+
+
+class DuckDBLinker:
+    """Links request subjects to taxpayers in a DuckDB matching index."""
+
+    def __init__(self, index_path: Path, config: LinkageConfig) -> None:
+        if not index_path.exists():
+            raise StoreError(f"no matching index at {index_path}: run `custodes master load FILE` first")
+        self._con = duckdb.connect(str(index_path), read_only=True)
+        self._config = config
+        self.taxpayers = int(query_frame(self._con, "SELECT taxpayers FROM meta").item())
+        self._u = u_table(query_frame(self._con, "SELECT * FROM u_probabilities"))
+
+    def close(self) -> None:
+        """Release the index file."""
+        self._con.close()
+
+    def candidate_levels(self, prepared: pl.DataFrame) -> pl.DataFrame:
+        """Comparison levels for every candidate pair of the prepared requests."""
+        keys = pl.concat([name_keys(prepared, "rid"), address_keys(prepared, "rid")]).unique()
+        con = self._con
+        con.register("rkeys", keys.to_arrow())
+        con.register("req", prepared.to_arrow())
+        try:
+            con.execute(
+                """
+                CREATE OR REPLACE TEMP TABLE pairs AS
+                WITH hits AS (
+                  SELECT DISTINCT k.rid, m.tin
+                  FROM rkeys k
+                  JOIN key_counts c ON c.key = k.key AND c.n <= ?
+                  JOIN mkeys m ON m.key = k.key
+                ),
+                household AS (
+                  SELECT DISTINCT h.rid, p2.tin
+                  FROM hits h
+                  JOIN persons p1 ON p1.tin = h.tin
+                  JOIN tf_addr t ON t.addr_key = p1.addr_key AND t.n <= ?
+                  JOIN persons p2 ON p2.addr_key = p1.addr_key
+                )
+                SELECT * FROM hits UNION SELECT * FROM household
+                """,
+                [self._config.max_block_size, HOUSEHOLD_LIMIT],
+            )
+            levels_sql = pair_levels_sql("pairs", "req", "persons", "addresses")
+            return query_frame(
+                con,
+                f"""
+                SELECT l.*, f.tf AS tf_first, s.tf AS tf_last, a.tf AS tf_addr
+                FROM ({levels_sql}) l
+                LEFT JOIN tf_first f ON f.first_tok = l.m_first_tok
+                LEFT JOIN tf_last s ON s.last_concat = l.m_last_concat
+                LEFT JOIN tf_addr a ON a.addr_key = l.m_addr_key
+                """,
+            )
+        finally:
+            con.unregister("rkeys")
+            con.unregister("req")
+
+    def link(
+        self,
+        requests: pl.DataFrame,
+        *,
+        today: date | None = None,
+        progress: Progress | None = None,
+    ) -> LinkResult:
+        """Decide every request in ``requests`` (an ``rid`` column plus person fields + tin)."""
+        say = progress or (lambda _msg: None)
+        say("normalising request subjects")
+        prepared = prepare_people(requests, today=today)
+        say("finding candidates and comparing fields")
+        levels = self.candidate_levels(prepared)
+        say("estimating the model (EM)")
+        m, lam = estimate_m(levels, self._u)
+        n_requests = max(requests.height, 1)
+        prior = min(max(lam * levels.height / n_requests, 0.05), 0.95)
+        say("scoring and deciding")
+        scored = score_candidates(levels, m, self._u, taxpayers=self.taxpayers, prior=prior)
+        decisions = decide_outcomes(scored, requests.get_column("rid"), self._config)
+        return LinkResult(decisions=decisions, candidates=levels.height, m=m, u=self._u, prior=prior)

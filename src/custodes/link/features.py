@@ -1,0 +1,38 @@
+"""The SQL that turns candidate pairs into comparison levels (one row per pair)."""
+
+from __future__ import annotations
+
+from custodes.link.comparisons import NAME_COMPARISONS, address_level_sql
+
+PAIR_CONTEXT_COLUMNS = (
+    "first_tok", "last_concat", "birth_year", "suffix", "addr_key", "middle_init",
+)  # fmt: skip
+"""Candidate columns the decision needs beyond the levels (to see twins and Jr/Sr)."""
+
+
+def pair_levels_sql(pairs: str, requests: str, persons: str, addresses: str) -> str:
+    """Levels of every comparison for each (rid, tin) in ``pairs``.
+
+    ``requests`` has ``rid`` and the comparable columns; ``persons`` and ``addresses`` are
+    index tables. The address level is the best over all of the candidate's addresses.
+    """
+    levels = ",\n      ".join(f"{c.sql} AS c_{c.name}" for c in NAME_COMPARISONS)
+    context = ", ".join(f"m.{c} AS m_{c}" for c in PAIR_CONTEXT_COLUMNS)
+    return f"""
+    WITH addr AS (
+      SELECT p.rid, p.tin, max({address_level_sql("r", "a")}) AS address
+      FROM {pairs} p
+      JOIN {requests} r ON r.rid = p.rid
+      JOIN {addresses} a ON a.tin = p.tin
+      GROUP BY p.rid, p.tin
+    )
+    SELECT p.rid, p.tin,
+      {levels},
+      coalesce(addr.address, 0) AS c_address,
+      r.suffix AS r_suffix,
+      {context}
+    FROM {pairs} p
+    JOIN {requests} r ON r.rid = p.rid
+    JOIN {persons} m ON m.tin = p.tin
+    LEFT JOIN addr ON addr.rid = p.rid AND addr.tin = p.tin
+    """

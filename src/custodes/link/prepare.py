@@ -1,0 +1,48 @@
+"""One normalised shape for master rows and request rows, so the same SQL compares both."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import polars as pl
+
+from custodes.normalize.addresses import normalize_addresses
+from custodes.normalize.dates import normalize_dob
+from custodes.normalize.names import normalize_names, phonetic
+from custodes.normalize.tins import normalize_tins
+
+PERSON_FIELDS = ("first_name", "middle_name", "last_name", "dob", "street", "city", "state", "zip")
+
+COMPARABLE_COLUMNS = (
+    "first_tok", "first_std", "first_keys", "middle_std", "middle_init", "last_concat",
+    "last_tokens", "suffix", "dob_d", "tin9", "house", "street_std", "unit", "zip5",
+    "city_std", "state_std",
+)  # fmt: skip
+"""The columns every prepared frame carries; the comparison SQL reads only these."""
+
+
+def _phonetic_column(frame: pl.DataFrame, source: str, target: str) -> pl.DataFrame:
+    values = frame.select(pl.col(source).unique().drop_nulls())[source].to_list()
+    table = pl.DataFrame(
+        {source: values, target: [phonetic(v) for v in values]},
+        schema={source: pl.Utf8, target: pl.Utf8},
+    )
+    return frame.join(table, on=source, how="left")
+
+
+def prepare_people(frame: pl.DataFrame, *, today: date | None = None) -> pl.DataFrame:
+    """Add the comparable columns to a frame holding the contract's person fields (+ tin)."""
+    out = normalize_names(frame, "first_name", "middle_name", "last_name")
+    out = normalize_addresses(out, "street", "zip", "city")
+    out = out.with_columns(
+        normalize_dob("dob", today=today).alias("dob_d"),
+        normalize_tins("tin").alias("tin9"),
+        pl.col("state").str.to_uppercase().str.strip_chars().alias("state_std"),
+        pl.col("last_tokens").list.first().alias("last_main"),
+    )
+    out = _phonetic_column(out, "first_tok", "first_ph")
+    out = _phonetic_column(out, "last_main", "last_ph")
+    return out.with_columns(
+        pl.col("dob_d").dt.year().alias("birth_year"),
+        pl.col("street_std").str.extract(r"([A-Z0-9]{2,})", 1).alias("street_word"),
+    )

@@ -1,0 +1,14 @@
+"""Small helpers for running the engine's SQL on DuckDB."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import duckdb
+import polars as pl
+
+
+def query_frame(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> pl.DataFrame:
+    """Run ``sql`` with bound ``params`` and return the whole result as a polars frame."""
+    frame: pl.DataFrame = con.sql(sql, params=list(params)).pl()
+    return frame

@@ -1,0 +1,105 @@
+"""Street addresses into USPS Publication 28 forms, for comparison.
+
+The abbreviation tables come from usaddress-scourgify (USPS Pub 28 street types,
+directionals, occupancy designators). Every token of the street line is mapped, on both
+sides, so "North Main Street Apartment 5" and "N Main St Apt 5" compare equal. The unit
+designator itself is dropped ("APT 5", "#5", "UNIT 5" are one unit: "5"), because agencies
+and filers use them interchangeably.
+"""
+
+from __future__ import annotations
+
+import re
+
+import polars as pl
+from scourgify.address_constants import (
+    DIRECTIONAL_REPLACEMENTS,
+    OCCUPANCY_TYPE_ABBREVIATIONS,
+    STREET_TYPE_ABBREVIATIONS,
+)
+
+_ORDINAL_WORDS = {
+    "FIRST": "1ST", "SECOND": "2ND", "THIRD": "3RD", "FOURTH": "4TH", "FIFTH": "5TH",
+    "SIXTH": "6TH", "SEVENTH": "7TH", "EIGHTH": "8TH", "NINTH": "9TH", "TENTH": "10TH",
+}  # fmt: skip
+
+TOKEN_MAP: dict[str, str] = {
+    **STREET_TYPE_ABBREVIATIONS,
+    **DIRECTIONAL_REPLACEMENTS,
+    "NORTHEAST": "NE", "NORTHWEST": "NW", "SOUTHEAST": "SE", "SOUTHWEST": "SW",
+    **_ORDINAL_WORDS,
+    "POST": "PO", "P": "P", "BX": "BOX",
+}  # fmt: skip
+"""Token -> USPS standard form."""
+
+UNIT_DESIGNATORS: frozenset[str] = frozenset(
+    {*OCCUPANCY_TYPE_ABBREVIATIONS, *OCCUPANCY_TYPE_ABBREVIATIONS.values(), "#", "NO", "NUM"}
+)
+"""Words that introduce a secondary unit; what follows is the unit number."""
+
+_UNIT_ALT = "|".join(sorted((re.escape(u) for u in UNIT_DESIGNATORS), key=len, reverse=True))
+
+_HOUSE = r"(?:\d+ 1/2|\d+(?:-?[A-Z])?(?:-\d+[A-Z]?)?)"
+_PARTS = (
+    rf"^(?:(?P<house>{_HOUSE})\s+)?(?P<street>.*?)"
+    rf"(?:\s+(?:{_UNIT_ALT})\s*(?P<unit>[A-Z0-9-]+))?$"
+)
+
+
+def _street_parts(street: pl.Expr) -> pl.Expr:
+    text = (
+        street.str.to_uppercase()
+        .str.replace_all("#", " # ", literal=True)
+        .str.replace_all(r"[^A-Z0-9#/ -]", " ")
+        .str.replace_all(r"([A-Z]) ?- ?([A-Z])", "$1 $2")
+        .str.replace_all(r"([A-Z]) ?- ?([A-Z])", "$1 $2")
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars()
+    )
+    mapped = (
+        text.str.split(" ")
+        .list.eval(pl.element().replace(TOKEN_MAP))
+        .list.join(" ")
+        .str.replace(r"^P O BOX\b", "PO BOX")
+    )
+    return mapped.str.extract_groups(_PARTS)
+
+
+def normalize_addresses(
+    frame: pl.DataFrame, street: str, zip_code: str, city: str, prefix: str = ""
+) -> pl.DataFrame:
+    """``frame`` with house, street_std, unit, zip5 and city_std columns (names prefixed).
+
+    The street line is split as house number, street name in USPS form, and unit; a blank
+    part is null. Distinct street lines are processed once.
+    """
+    streets = frame.select(pl.col(street).unique()).filter(pl.col(street).is_not_null())
+    parts = streets.with_columns(_street_parts(pl.col(street)).alias("_p")).select(
+        street,
+        pl.col("_p").struct.field("house").alias(f"{prefix}house"),
+        pl.when(pl.col("_p").struct.field("street") != "")
+        .then(pl.col("_p").struct.field("street"))
+        .alias(f"{prefix}street_std"),
+        pl.col("_p").struct.field("unit").str.strip_chars("#-").alias(f"{prefix}unit"),
+    )
+    zip5 = pl.col(zip_code).str.replace_all(r"[^0-9]", "").str.slice(0, 5)
+    return frame.join(parts, on=street, how="left").with_columns(
+        pl.when(zip5.str.len_chars() == 5).then(zip5).alias(f"{prefix}zip5"),
+        pl.col(city)
+        .str.to_uppercase()
+        .str.replace_all(r"[^A-Z ]", " ")
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars()
+        .alias(f"{prefix}city_std"),
+    )
+
+
+def normalize_street(street: str | None) -> tuple[str | None, str | None, str | None]:
+    """(house number, street name in USPS form, unit) of one street line."""
+    row = normalize_addresses(
+        pl.DataFrame({"s": [street], "z": [None], "c": [None]}, schema=dict.fromkeys("szc", pl.Utf8)),
+        "s",
+        "z",
+        "c",
+    ).row(0, named=True)
+    return row["house"], row["street_std"], row["unit"]

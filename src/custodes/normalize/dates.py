@@ -1,0 +1,35 @@
+"""Dates of birth. A malformed date is missing evidence, never an error."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import polars as pl
+
+_FORMATS = ("%Y-%m-%d", "%m/%d/%Y", "%Y%m%d", "%m-%d-%Y", "%Y/%m/%d")
+"""Accepted spellings, tried in order. ISO first: the contract's own form."""
+
+EARLIEST = date(1880, 1, 1)
+
+
+def parse_dob(value: str | None, *, today: date | None = None) -> date | None:
+    """The date a dob string denotes, or None when it is blank, malformed or implausible."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    latest = today or date.today()
+    for fmt in _FORMATS:
+        try:
+            parsed = datetime.strptime(text, fmt).date()
+        except ValueError:
+            continue
+        return parsed if EARLIEST <= parsed <= latest else None
+    return None
+
+
+def normalize_dob(column: str, *, today: date | None = None) -> pl.Expr:
+    """Vectorised ``parse_dob``: a Date column, null where the value is not a plausible date."""
+    text = pl.col(column).str.strip_chars()
+    parsed = pl.coalesce([text.str.strptime(pl.Date, fmt, strict=False, exact=True) for fmt in _FORMATS])
+    latest = today or date.today()
+    return pl.when(parsed.is_between(EARLIEST, latest)).then(parsed).otherwise(None)

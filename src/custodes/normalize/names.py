@@ -1,0 +1,167 @@
+"""Personal names into comparable forms.
+
+Rules beyond what nameparser and the ``nicknames`` dataset give us:
+
+- **Transliteration**: accents and other scripts go to ASCII (anyascii), so José = JOSE.
+- **Generational suffixes** (JR, SR, II, III, IV) are taken out of any name field into
+  ``suffix``; they say which of two same-named relatives is meant.
+- **Surnames** become a set of tokens without particles (DE, LA, DEL, Y, VAN, ...), so
+  "García López", "Garcia-Lopez", "Lopez Garcia" and "Garcia y Lopez" share tokens, and a
+  joined form without spaces, so "De La Cruz" = "Delacruz".
+- **First names** get their nickname groups: the ``nicknames`` dataset for English names
+  plus Spanish hypocorisms (Pepe/José, Paco/Francisco, ...) from ``data/hypocorisms.csv``.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from collections.abc import Callable
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import jellyfish
+import polars as pl
+from anyascii import anyascii
+from nicknames import NickNamer
+
+SUFFIXES: frozenset[str] = frozenset({"JR", "SR", "II", "III", "IV", "2ND", "3RD"})
+PARTICLES: frozenset[str] = frozenset(
+    {"DE", "DEL", "LA", "LAS", "LOS", "Y", "E", "DA", "DAS", "DO", "DOS", "DI", "VAN", "VON",
+     "DER", "DEN", "DU", "LE", "ST", "SAN", "SANTA", "MAC"}
+)  # fmt: skip
+"""Words that join or introduce surnames; they carry no identity of their own."""
+
+PLACEHOLDER_NAMES: frozenset[str] = frozenset({"UNKNOWN", "FNU", "LNU", "NMN", "NONE", "NA", "N A"})
+"""Values that stand for 'no name' (FNU/LNU: first/last name unknown; NMN: no middle name)."""
+
+
+def standardize_name(value: str | None) -> str | None:
+    """Upper-case ASCII letters and single spaces; hyphens split, apostrophes join."""
+    if value is None:
+        return None
+    text = anyascii(value).upper().replace("'", "").replace("`", "")
+    text = re.sub(r"[^A-Z]+", " ", text).strip()
+    return text or None
+
+
+@cache
+def _hypocorisms() -> dict[str, frozenset[str]]:
+    groups: dict[str, set[str]] = {}
+    source = resources.files("custodes.normalize") / "data" / "hypocorisms.csv"
+    with source.open(encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            formal = standardize_name(row["formal"])
+            short = standardize_name(row["short"])
+            if formal and short:
+                groups.setdefault(short, set()).add(formal)
+    return {k: frozenset(v) for k, v in groups.items()}
+
+
+@cache
+def _nicknamer() -> NickNamer:
+    return NickNamer()
+
+
+@cache
+def first_name_keys(first: str) -> frozenset[str]:
+    """The name itself and every formal name it may be a nickname of (standardised)."""
+    keys = {first}
+    keys.update(c.upper() for c in _nicknamer().canonicals_of(first.lower()))
+    keys.update(_hypocorisms().get(first, frozenset()))
+    return frozenset(keys)
+
+
+@cache
+def phonetic(token: str) -> str:
+    """A phonetic key for blocking on misspelt names (NYSIIS: good on Hispanic names too)."""
+    return jellyfish.nysiis(token) if token else ""
+
+
+NAME_COLUMNS = (
+    "first_tok", "first_std", "middle_std", "middle_init", "last_std", "last_concat",
+    "last_tokens", "suffix", "first_keys",
+)  # fmt: skip
+
+
+def _field_tokens(value: str) -> tuple[list[str], str | None]:
+    """Tokens of one name field without generational suffixes, and the suffix if any."""
+    tokens = (standardize_name(value) or "").split()
+    suffixes = [t for t in tokens if t in SUFFIXES]
+    kept = [t for t in tokens if t not in SUFFIXES]
+    if " ".join(kept) in PLACEHOLDER_NAMES:
+        kept = []
+    return kept, (suffixes[-1] if suffixes else None)
+
+
+def _first_parts(value: str) -> dict[str, Any]:
+    tokens, suffix = _field_tokens(value)
+    first = tokens[0] if tokens else None
+    return {
+        "first_tok": first,
+        "first_std": " ".join(tokens) or None,
+        "_f_rest": " ".join(tokens[1:]) or None,
+        "_f_suffix": suffix,
+        "first_keys": sorted(first_name_keys(first)) if first else [],
+    }
+
+
+def _middle_parts(value: str) -> dict[str, Any]:
+    tokens, suffix = _field_tokens(value)
+    return {"_m_std": " ".join(tokens) or None, "_m_suffix": suffix}
+
+
+def _last_parts(value: str) -> dict[str, Any]:
+    tokens, suffix = _field_tokens(value)
+    surnames = [t for t in tokens if t not in PARTICLES and len(t) > 1]
+    return {
+        "last_std": " ".join(tokens) or None,
+        "last_concat": "".join(tokens) or None,
+        "last_tokens": sorted(set(surnames or tokens)),
+        "_l_suffix": suffix,
+    }
+
+
+def _per_distinct(
+    frame: pl.DataFrame, column: str, parts: Callable[[str], dict[str, Any]], schema: pl.Schema
+) -> pl.DataFrame:
+    values = frame.get_column(column).unique().drop_nulls().to_list()
+    table = pl.DataFrame([parts(v) for v in values], schema=schema, orient="row")
+    table = table.with_columns(pl.Series(column, values, dtype=pl.Utf8))
+    return frame.with_columns(pl.col(column).cast(pl.Utf8)).join(table, on=column, how="left")
+
+
+_TEXT = pl.String()
+_TEXTS = pl.List(pl.String())
+_FIRST_SCHEMA = pl.Schema(
+    {"first_tok": _TEXT, "first_std": _TEXT, "_f_rest": _TEXT, "_f_suffix": _TEXT, "first_keys": _TEXTS}
+)
+_MIDDLE_SCHEMA = pl.Schema({"_m_std": _TEXT, "_m_suffix": _TEXT})
+_LAST_SCHEMA = pl.Schema({"last_std": _TEXT, "last_concat": _TEXT, "last_tokens": _TEXTS, "_l_suffix": _TEXT})
+
+
+def normalize_names(frame: pl.DataFrame, first: str, middle: str, last: str) -> pl.DataFrame:
+    """``frame`` with the standardised name columns (see ``NAME_COLUMNS``) added.
+
+    Each field is parsed once per distinct value (a master file repeats names heavily);
+    only the cross-field parts (suffix, middle names carried in the first-name field) are
+    combined row by row.
+    """
+    out = _per_distinct(frame, first, _first_parts, _FIRST_SCHEMA)
+    out = _per_distinct(out, middle, _middle_parts, _MIDDLE_SCHEMA)
+    out = _per_distinct(out, last, _last_parts, _LAST_SCHEMA)
+    middle_std = pl.concat_str([pl.col("_f_rest"), pl.col("_m_std")], separator=" ", ignore_nulls=True)
+    return out.with_columns(
+        pl.col("first_keys").fill_null([]),
+        pl.col("last_tokens").fill_null([]),
+        middle_std.replace("", None).alias("middle_std"),
+        middle_std.replace("", None).str.slice(0, 1).alias("middle_init"),
+        pl.coalesce("_l_suffix", "_f_suffix", "_m_suffix").alias("suffix"),
+    ).drop("_f_rest", "_f_suffix", "_m_std", "_m_suffix", "_l_suffix")
+
+
+def split_name(first: str | None, middle: str | None, last: str | None) -> dict[str, Any]:
+    """The standardised parts of one person's name (``normalize_names`` on one row)."""
+    one = pl.DataFrame({"f": [first], "m": [middle], "l": [last]}, schema=dict.fromkeys("fml", pl.Utf8))
+    return normalize_names(one, "f", "m", "l").select(NAME_COLUMNS).row(0, named=True)

@@ -69,17 +69,33 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         base.parent.parent.chmod(0o755)
     port = _free_port()
     init = subprocess.run(
-        _as_pg_user([str(bindir / "initdb"), "-D", str(datadir), "-U", "postgres",
-                     "--auth=trust", "-E", "UTF8", "--locale=C.UTF-8"]),
-        capture_output=True, text=True, check=False,
+        _as_pg_user(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(datadir),
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+            ]
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if init.returncode != 0:
         pytest.fail(f"initdb failed, so the PostgreSQL tests cannot run:\n{init.stderr}")
     opts = f"-p {port} -k {sockdir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
     start = subprocess.run(
-        _as_pg_user([str(bindir / "pg_ctl"), "-D", str(datadir), "-o", opts, "-w",
-                     "-l", str(base / "log"), "start"]),
-        capture_output=True, text=True, check=False,
+        _as_pg_user(
+            [str(bindir / "pg_ctl"), "-D", str(datadir), "-o", opts, "-w", "-l", str(base / "log"), "start"]
+        ),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if start.returncode != 0:
         log = (base / "log").read_text() if (base / "log").exists() else ""
@@ -89,7 +105,8 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         subprocess.run(
             _as_pg_user([str(bindir / "pg_ctl"), "-D", str(datadir), "-m", "immediate", "stop"]),
-            capture_output=True, check=False,
+            capture_output=True,
+            check=False,
         )
 
 

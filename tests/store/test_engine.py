@@ -15,9 +15,7 @@ def _tables(url: str) -> set[str]:
 
 def test_upgrade_creates_every_table_on_both_stores(store_url: str) -> None:
     upgrade(store_url)
-    assert {"batches", "requests", "decisions", "master_loads", "alembic_version"} <= _tables(
-        store_url
-    )
+    assert {"batches", "requests", "decisions", "master_loads", "alembic_version"} <= _tables(store_url)
 
 
 def test_upgrade_is_idempotent(store_url: str) -> None:

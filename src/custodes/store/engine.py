@@ -37,9 +37,7 @@ def connect(url: str) -> Engine:
 def alembic_config(url: str) -> Config:
     """The Alembic configuration for custodes' migrations, pointed at ``url``."""
     config = Config()
-    config.set_main_option(
-        "script_location", str(resources.files("custodes.store") / "migrations")
-    )
+    config.set_main_option("script_location", str(resources.files("custodes.store") / "migrations"))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return config
 

@@ -38,10 +38,21 @@ def upgrade() -> None:
         sa.Column("batch_pk", sa.Integer, sa.ForeignKey("batches.id"), primary_key=True),
         sa.Column("row_number", sa.Integer, primary_key=True),
         sa.Column("request_id", sa.String(200), nullable=False),
-        *(sa.Column(name, sa.Text) for name in (
-            "first_name", "middle_name", "last_name", "dob", "street", "city", "state", "zip",
-            "tin", "case_reference",
-        )),
+        *(
+            sa.Column(name, sa.Text)
+            for name in (
+                "first_name",
+                "middle_name",
+                "last_name",
+                "dob",
+                "street",
+                "city",
+                "state",
+                "zip",
+                "tin",
+                "case_reference",
+            )
+        ),
     )
     op.create_table(
         "decisions",

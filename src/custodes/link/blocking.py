@@ -1,83 +1,100 @@
-"""Blocking keys: which master persons are compared with a request at all.
+"""Blocking: which master persons are compared with a request at all.
 
-Several independent keys are used so that no true match depends on one field being
-clean: the TIN (whole, and two overlapping halves that survive a one-digit typo), names
-with the date of birth, names with the birth year, phonetic names, and the address
-(house number with ZIP5, or with street word and city, so a ZIP typo is survived). Both
-sides produce keys with the same functions. Keys shared by more master persons than
-``max_block_size`` are dropped (see ``docs/linkage.md`` for what that costs).
+Each rule is an equi-join between the request and an index table, run as SQL. Several
+independent rules are used so that no true match depends on one field being clean:
+
+| rule | joins on | survives |
+|---|---|---|
+| tin | the whole TIN | anything but a TIN typo |
+| tin_head / tin_tail | TIN digits 1-5 / 5-9 | a one-digit TIN typo |
+| surname_dob | any surname token, dob | first-name changes, moves |
+| first_dob | any first-name key (nickname groups), dob | surname changes and misspellings |
+| surname_year | surname token, birth year, compatible first name | dob typos in day or month |
+| phonetic_year | NYSIIS of first and last name, birth year | misspellings of both names |
+| house_zip | house number, ZIP5 (any address on file) | name typos, missing dob |
+| house_street_city | house number, street word, city | a ZIP typo |
+| po_box | PO Box line, ZIP5 | |
+| surname_zip | surname token, first initial, ZIP5 | a new street in the same ZIP |
+| surname_city | surname token, city, compatible first name | a new address in the same city |
+
+A rule whose join gives one request more than ``max_block_size`` candidates is skipped
+for that request (the other rules still apply): this is what keeps a common name in a big
+city (MARIA GARCIA, LOS ANGELES) from costing a quadratic block. ``docs/linkage.md`` states
+what the cap costs in recall.
 """
 
 from __future__ import annotations
 
-import polars as pl
-
-NAME_KEY_KINDS = ("T", "T5", "T4", "LD", "FD", "FLY", "PP")
-ADDRESS_KEY_KINDS = ("AH", "AS", "AB", "NZ", "NC")
+from dataclasses import dataclass
 
 
-def _explode_key(frame: pl.DataFrame, id_col: str, kind: str, *parts: pl.Expr) -> pl.DataFrame:
-    key = pl.concat_str([pl.lit(kind), *parts], separator="|")
-    out = frame.select(pl.col(id_col), key.alias("key"))
-    if out.schema["key"] == pl.List(pl.Utf8):
-        out = out.explode("key")
-    return out.drop_nulls("key")
+@dataclass(frozen=True)
+class BlockingRule:
+    """One blocking rule: a name and a SELECT of (rid, tin) pairs."""
+
+    name: str
+    sql: str
 
 
-def name_keys(frame: pl.DataFrame, id_col: str) -> pl.DataFrame:
-    """Keys from identity fields: TIN, names, dob. One row per (id, key)."""
-    dob = pl.col("dob_d").dt.strftime("%Y%m%d")
-    year = pl.col("birth_year").cast(pl.Utf8)
-    tin = pl.col("tin9")
-    lasts = frame.select(
-        id_col, "dob_d", "birth_year", "first_keys",
-        pl.concat_list(pl.col("last_tokens"), pl.col("last_concat")).list.unique().alias("last_all"),
-    ).explode("last_all")  # fmt: skip
-    firsts = frame.select(id_col, "dob_d", "first_keys").explode("first_keys")
-    first_last = lasts.explode("first_keys")
-    parts = [
-        _explode_key(frame, id_col, "T", tin),
-        _explode_key(frame, id_col, "T5", tin.str.slice(0, 5)),
-        _explode_key(frame, id_col, "T4", tin.str.slice(4, 5)),
-        _explode_key(lasts, id_col, "LD", pl.col("last_all"), dob),
-        _explode_key(firsts, id_col, "FD", pl.col("first_keys"), dob),
-        _explode_key(first_last, id_col, "FLY", pl.col("first_keys"), pl.col("last_all"), year),
-        _explode_key(frame, id_col, "PP", pl.col("last_ph"), pl.col("first_ph"), year),
+RULES: tuple[BlockingRule, ...] = (
+    BlockingRule("tin", "SELECT r.rid, p.tin FROM req r JOIN persons p ON p.tin = r.tin9"),
+    BlockingRule("tin_head", "SELECT r.rid, p.tin FROM req r JOIN persons p ON p.tin_head = left(r.tin9, 5)"),
+    BlockingRule(
+        "tin_tail", "SELECT r.rid, p.tin FROM req r JOIN persons p ON p.tin_tail = right(r.tin9, 5)"
+    ),
+    BlockingRule(
+        "surname_dob",
+        "SELECT r.rid, s.tin FROM req_surnames r JOIN surnames s ON s.token = r.token AND s.dob_d = r.dob_d",
+    ),
+    BlockingRule(
+        "first_dob",
+        "SELECT r.rid, f.tin FROM req_firsts r JOIN firstnames f ON f.fkey = r.fkey AND f.dob_d = r.dob_d",
+    ),
+    BlockingRule(
+        "surname_year",
+        """SELECT r.rid, s.tin FROM req_surnames r
+           JOIN surnames s ON s.token = r.token AND s.birth_year = r.birth_year
+           WHERE list_has_any(s.first_keys, r.first_keys)""",
+    ),
+    BlockingRule(
+        "phonetic_year",
+        """SELECT r.rid, p.tin FROM req r JOIN persons p
+           ON p.last_ph = r.last_ph AND p.first_ph = r.first_ph AND p.birth_year = r.birth_year""",
+    ),
+    BlockingRule(
+        "house_zip",
+        "SELECT r.rid, a.tin FROM req r JOIN addresses a ON a.house = r.house AND a.zip5 = r.zip5",
+    ),
+    BlockingRule(
+        "house_street_city",
+        """SELECT r.rid, a.tin FROM req r JOIN addresses a
+           ON a.house = r.house AND a.street_word = r.street_word AND a.city_std = r.city_std""",
+    ),
+    BlockingRule(
+        "po_box",
+        """SELECT r.rid, a.tin FROM req r JOIN addresses a
+           ON a.street_std = r.street_std AND a.zip5 = r.zip5
+           WHERE r.house IS NULL AND a.house IS NULL""",
+    ),
+    BlockingRule(
+        "surname_zip",
+        """SELECT r.rid, s.tin FROM req_surnames r JOIN surname_places s
+           ON s.token = r.token AND s.zip5 = r.zip5 AND s.initial = r.initial""",
+    ),
+    BlockingRule(
+        "surname_city",
+        """SELECT r.rid, s.tin FROM req_surnames r JOIN surname_places s
+           ON s.token = r.token AND s.city_std = r.city_std
+           WHERE list_has_any(s.first_keys, r.first_keys)""",
+    ),
+)
+
+
+def candidate_pairs_sql(max_block_size: int) -> str:
+    """All (rid, tin) pairs from every rule, each rule capped per request."""
+    capped = [
+        f"""SELECT rid, tin FROM ({rule.sql}) AS {rule.name}
+            QUALIFY count(*) OVER (PARTITION BY rid) <= {int(max_block_size)}"""
+        for rule in RULES
     ]
-    return pl.concat(parts).unique()
-
-
-def address_keys(frame: pl.DataFrame, id_col: str) -> pl.DataFrame:
-    """Keys from an address together with the name of who lives there."""
-    lasts = frame.select(
-        id_col, "zip5", "city_std", "first_tok", "first_keys",
-        pl.concat_list(pl.col("last_tokens"), pl.col("last_concat")).list.unique().alias("last_all"),
-    ).explode("last_all")  # fmt: skip
-    parts = [
-        _explode_key(frame, id_col, "AH", pl.col("house"), pl.col("zip5")),
-        _explode_key(frame, id_col, "AS", pl.col("house"), pl.col("street_word"), pl.col("city_std")),
-        _explode_key(
-            frame.filter(pl.col("house").is_null()),
-            id_col,
-            "AB",
-            pl.col("street_std"),
-            pl.col("zip5"),
-        ),
-        _explode_key(
-            lasts,
-            id_col,
-            "NZ",
-            pl.col("last_all"),
-            pl.col("first_tok").str.slice(0, 1),
-            pl.col("zip5"),
-        ),
-        _explode_key(
-            lasts.explode("first_keys"),
-            id_col,
-            "NC",
-            pl.col("first_keys"),
-            pl.col("last_all"),
-            pl.col("city_std"),
-        ),
-    ]
-    return pl.concat(parts).unique()
+    return "\nUNION\n".join(capped)

@@ -1,8 +1,13 @@
-"""The matching index: the master file normalised, keyed and counted, in one DuckDB file.
+"""The matching index: the master file normalised and arranged for blocking, in one DuckDB file.
 
 Built by ``custodes master load``. It is written to a temporary file beside the target
 and moved into place with an atomic rename, so a reader sees the old index or the new one,
 never half of one.
+
+Tables: ``persons`` (one row per taxpayer: the name and address of record, which is the
+address on the latest tax_year row), ``addresses`` (every distinct address a taxpayer
+filed from, flagged current or previous), ``surnames``, ``firstnames`` and
+``surname_places`` (exploded keys for blocking), term frequencies, u-probabilities, meta.
 """
 
 from __future__ import annotations
@@ -16,22 +21,16 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-from custodes.link.blocking import address_keys, name_keys
 from custodes.link.model import estimate_u
-from custodes.link.prepare import prepare_people
+from custodes.link.prepare import first_key_rows, prepare_people, surname_rows
+from custodes.normalize.addresses import normalize_addresses
 
 Progress = Callable[[str], None]
 
-PERSON_COLUMNS = (
-    "tin", "first_tok", "first_std", "first_keys", "middle_std", "middle_init", "last_concat",
-    "last_tokens", "suffix", "dob_d", "tin9", "house", "street_std", "unit", "zip5", "city_std",
-    "state_std", "first_ph", "last_ph", "birth_year", "street_word", "addr_key", "tax_year",
-    "first_name", "middle_name", "last_name", "street", "city", "state", "zip",
-)  # fmt: skip
-
+RAW_ADDRESS = ("street", "city", "state", "zip")
 ADDRESS_COLUMNS = (
-    "tin", "house", "street_std", "unit", "zip5", "city_std", "state_std", "street_word",
-    "is_current", "last_year",
+    "tin", "addr_key", "house", "street_std", "unit", "zip5", "city_std", "state_std",
+    "street_word", "is_current", "last_year",
 )  # fmt: skip
 
 
@@ -42,16 +41,19 @@ class IndexSummary:
     rows: int
     taxpayers: int
     addresses: int
-    keys: int
     path: Path
 
 
 def _addr_key() -> pl.Expr:
     return pl.concat_str(
-        [pl.col("house").fill_null(""), pl.col("street_std"), pl.col("unit").fill_null(""),
-         pl.col("zip5").fill_null("")],
+        [
+            pl.col("house").fill_null(""),
+            pl.col("street_std"),
+            pl.col("unit").fill_null(""),
+            pl.col("zip5").fill_null(""),
+        ],
         separator="|",
-    )  # fmt: skip
+    )
 
 
 def build_index(
@@ -64,26 +66,37 @@ def build_index(
 ) -> IndexSummary:
     """Normalise ``master`` (contract columns) and write the matching index to ``target``."""
     say = progress or (lambda _msg: None)
-    say("normalising names, dates and addresses")
-    prep = prepare_people(master, today=today).with_columns(
-        _addr_key().alias("addr_key"), pl.col("tin").alias("tin9")
-    )
     say("choosing each taxpayer's address of record (latest tax year)")
-    latest = prep.sort(["tin", "tax_year"]).group_by("tin", maintain_order=True).last()
-    # a dob missing in the latest year is taken from any other year
+    by_year = master.sort("tax_year")
+    latest = by_year.unique("tin", keep="last")
+    # a dob missing in the latest year is taken from the latest year that has one
     dobs = (
-        prep.filter(pl.col("dob_d").is_not_null())
-        .group_by("tin")
-        .agg(pl.col("dob_d").sort_by("tax_year").last().alias("_dob"))
+        by_year.filter(pl.col("dob").is_not_null())
+        .unique("tin", keep="last")
+        .select("tin", pl.col("dob").alias("_dob"))
     )
-    persons = (
-        latest.join(dobs, on="tin", how="left")
-        .with_columns(pl.coalesce("dob_d", "_dob").alias("dob_d"))
-        .with_columns(pl.col("dob_d").dt.year().alias("birth_year"))
-        .select(PERSON_COLUMNS)
+    latest = latest.join(dobs, on="tin", how="left").with_columns(pl.coalesce("dob", "_dob").alias("dob"))
+
+    say("normalising names, dates and addresses of record")
+    persons = prepare_people(latest.drop("_dob"), today=today).with_columns(
+        pl.col("tin").str.slice(0, 5).alias("tin_head"),
+        pl.col("tin").str.slice(4, 5).alias("tin_tail"),
+        _addr_key().alias("addr_key"),
+    )
+
+    say("normalising every address on file")
+    filed = normalize_addresses(
+        by_year.select("tin", "tax_year", *RAW_ADDRESS).filter(pl.col("street").is_not_null()),
+        "street",
+        "zip",
+        "city",
+    ).with_columns(
+        pl.col("state").str.to_uppercase().str.strip_chars().alias("state_std"),
+        pl.col("street_std").str.extract(r"([A-Z0-9]{2,})", 1).alias("street_word"),
+        _addr_key().alias("addr_key"),
     )
     addresses = (
-        prep.filter(pl.col("street_std").is_not_null())
+        filed.filter(pl.col("street_std").is_not_null())
         .group_by("tin", "addr_key")
         .agg(
             pl.col("house", "street_std", "unit", "zip5", "city_std", "state_std", "street_word")
@@ -94,54 +107,58 @@ def build_index(
         .join(persons.select("tin", pl.col("addr_key").alias("_cur")), on="tin")
         .with_columns((pl.col("addr_key") == pl.col("_cur")).alias("is_current"))
         .select(ADDRESS_COLUMNS)
-        .sort("tin", "last_year")
     )
-    say("building blocking keys")
-    # address keys carry the resident's name, so join addresses to the person's name
-    addr_named = addresses.join(
-        persons.select("tin", "first_tok", "first_keys", "last_tokens", "last_concat"), on="tin"
+
+    say("arranging names and places for blocking")
+    surnames = surname_rows(persons, "tin")
+    firstnames = first_key_rows(persons, "tin")
+    surname_places = (
+        addresses.select("tin", "zip5", "city_std")
+        .join(persons.select("tin", "last_all", "initial", "first_keys"), on="tin")
+        .explode("last_all")
+        .rename({"last_all": "token"})
+        .drop_nulls("token")
     )
-    keys = pl.concat([name_keys(persons, "tin"), address_keys(addr_named, "tin")]).unique()
-    counts = keys.group_by("key").len("n")
+
     say("estimating how often unrelated people agree (u-probabilities)")
     u = estimate_u(persons, addresses, seed=seed)
     tf = _term_frequencies(persons)
 
+    say("writing the index")
+    tables = {
+        "persons": persons,
+        "addresses": addresses,
+        "surnames": surnames,
+        "firstnames": firstnames,
+        "surname_places": surname_places,
+        "u_probabilities": u,
+        **tf,
+    }
     tmp = target.with_name(target.name + f".tmp-{os.getpid()}")
     tmp.unlink(missing_ok=True)
-    say("writing the index")
+    target.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(tmp))
     try:
-        for name, frame in (
-            ("persons", persons), ("addresses", addresses), ("mkeys", keys),
-            ("key_counts", counts), ("u_probabilities", u), *tf.items(),
-        ):  # fmt: skip
+        for name, frame in tables.items():
             con.register("_frame", frame.to_arrow())
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM _frame")
             con.unregister("_frame")
-        con.execute("CREATE INDEX ix_persons_tin ON persons(tin)")
         con.execute(
-            "CREATE TABLE meta AS SELECT ? AS taxpayers, ? AS rows, ? AS built_at",
+            "CREATE TABLE meta AS SELECT ?::BIGINT AS taxpayers, ?::BIGINT AS rows, ? AS built_at",
             [persons.height, master.height, datetime.now(UTC).isoformat()],
         )
         con.execute("CHECKPOINT")
     finally:
         con.close()
     os.replace(tmp, target)
-    return IndexSummary(
-        rows=master.height,
-        taxpayers=persons.height,
-        addresses=addresses.height,
-        keys=keys.height,
-        path=target,
-    )
+    return IndexSummary(rows=master.height, taxpayers=persons.height, addresses=addresses.height, path=target)
 
 
 def _term_frequencies(persons: pl.DataFrame) -> dict[str, pl.DataFrame]:
     """Share of taxpayers with each first name, surname and address of record."""
     n = persons.height
-    return {
-        "tf_first": persons.group_by("first_tok").len("n").with_columns((pl.col("n") / n).alias("tf")),
-        "tf_last": persons.group_by("last_concat").len("n").with_columns((pl.col("n") / n).alias("tf")),
-        "tf_addr": persons.group_by("addr_key").len("n").with_columns((pl.col("n") / n).alias("tf")),
-    }
+
+    def shares(column: str) -> pl.DataFrame:
+        return persons.group_by(column).len("n").with_columns((pl.col("n") / n).alias("tf"))
+
+    return {"tf_first": shares("first_tok"), "tf_last": shares("last_concat"), "tf_addr": shares("addr_key")}

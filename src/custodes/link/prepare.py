@@ -45,4 +45,31 @@ def prepare_people(frame: pl.DataFrame, *, today: date | None = None) -> pl.Data
     return out.with_columns(
         pl.col("dob_d").dt.year().alias("birth_year"),
         pl.col("street_std").str.extract(r"([A-Z0-9]{2,})", 1).alias("street_word"),
+        pl.col("first_tok").str.slice(0, 1).alias("initial"),
+        pl.concat_list(
+            pl.col("last_tokens"), pl.col("last_concat").fill_null(pl.col("last_tokens").list.first())
+        )
+        .list.drop_nulls()
+        .list.unique()
+        .alias("last_all"),
+    )
+
+
+def surname_rows(people: pl.DataFrame, id_col: str, extra: tuple[str, ...] = ()) -> pl.DataFrame:
+    """One row per (person, surname token or joined surname): the surname blocking table."""
+    return (
+        people.select(id_col, "last_all", "dob_d", "birth_year", "first_keys", "initial", *extra)
+        .explode("last_all")
+        .rename({"last_all": "token"})
+        .drop_nulls("token")
+    )
+
+
+def first_key_rows(people: pl.DataFrame, id_col: str) -> pl.DataFrame:
+    """One row per (person, first-name key): the first-name blocking table."""
+    return (
+        people.select(id_col, "first_keys", "dob_d")
+        .explode("first_keys")
+        .rename({"first_keys": "fkey"})
+        .drop_nulls("fkey")
     )

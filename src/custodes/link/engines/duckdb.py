@@ -12,11 +12,11 @@ import polars as pl
 
 from custodes.config import LinkageConfig
 from custodes.errors import StoreError
-from custodes.link.blocking import address_keys, name_keys
+from custodes.link.blocking import candidate_pairs_sql
 from custodes.link.decide import decide_outcomes, score_candidates
 from custodes.link.features import pair_levels_sql
 from custodes.link.model import LevelTable, estimate_m, u_table
-from custodes.link.prepare import prepare_people
+from custodes.link.prepare import first_key_rows, prepare_people, surname_rows
 from custodes.link.sql import query_frame
 
 Progress = Callable[[str], None]
@@ -53,30 +53,34 @@ class DuckDBLinker:
 
     def candidate_levels(self, prepared: pl.DataFrame) -> pl.DataFrame:
         """Comparison levels for every candidate pair of the prepared requests."""
-        keys = pl.concat([name_keys(prepared, "rid"), address_keys(prepared, "rid")]).unique()
         con = self._con
-        con.register("rkeys", keys.to_arrow())
-        con.register("req", prepared.to_arrow())
+        views = {
+            "req": prepared,
+            "req_surnames": surname_rows(prepared, "rid", extra=("zip5", "city_std")),
+            "req_firsts": first_key_rows(prepared, "rid"),
+        }
+        for name, frame in views.items():
+            con.register(name, frame.to_arrow())
         try:
+            con.execute(
+                f"""
+                CREATE OR REPLACE TEMP TABLE hits AS {candidate_pairs_sql(self._config.max_block_size)}
+                """
+            )
+            # every co-resident of a candidate is a rival too: a twin, a parent or a child
+            # at the same address must be seen before anyone is chosen
             con.execute(
                 """
                 CREATE OR REPLACE TEMP TABLE pairs AS
-                WITH hits AS (
-                  SELECT DISTINCT k.rid, m.tin
-                  FROM rkeys k
-                  JOIN key_counts c ON c.key = k.key AND c.n <= ?
-                  JOIN mkeys m ON m.key = k.key
-                ),
-                household AS (
-                  SELECT DISTINCT h.rid, p2.tin
-                  FROM hits h
-                  JOIN persons p1 ON p1.tin = h.tin
-                  JOIN tf_addr t ON t.addr_key = p1.addr_key AND t.n <= ?
-                  JOIN persons p2 ON p2.addr_key = p1.addr_key
-                )
-                SELECT * FROM hits UNION SELECT * FROM household
+                SELECT rid, tin FROM hits
+                UNION
+                SELECT h.rid, p2.tin
+                FROM hits h
+                JOIN persons p1 ON p1.tin = h.tin
+                JOIN tf_addr t ON t.addr_key = p1.addr_key AND t.n <= ?
+                JOIN persons p2 ON p2.addr_key = p1.addr_key
                 """,
-                [self._config.max_block_size, HOUSEHOLD_LIMIT],
+                [HOUSEHOLD_LIMIT],
             )
             levels_sql = pair_levels_sql("pairs", "req", "persons", "addresses")
             return query_frame(
@@ -90,8 +94,8 @@ class DuckDBLinker:
                 """,
             )
         finally:
-            con.unregister("rkeys")
-            con.unregister("req")
+            for name in views:
+                con.unregister(name)
 
     def link(
         self,

@@ -46,7 +46,7 @@ def test_zip_plus_four_in_every_contract_form_gives_zip5() -> None:
 
 @given(st.text(max_size=40))
 def test_any_text_normalises_without_error_and_is_idempotent_on_street(text: str) -> None:
-    house, street, unit = normalize_street(text)
+    house, street, _unit = normalize_street(text)
     if street is not None:
         again = normalize_street(" ".join(x for x in (house, street) if x))
         assert again[1] is not None

@@ -43,7 +43,8 @@ def test_generational_suffix_is_taken_out_of_any_field() -> None:
 
 def test_placeholder_names_count_as_missing() -> None:
     parts = split_name("FNU", None, "LNU")
-    assert parts["first_tok"] is None and parts["last_concat"] is None
+    assert parts["first_tok"] is None
+    assert parts["last_concat"] is None
 
 
 def test_a_second_given_name_in_the_first_field_becomes_a_middle_name() -> None:

@@ -66,8 +66,10 @@ class LinkageConfig:
     """Log2 Bayes-factor lead the best candidate needs over the runner-up."""
     plausible_threshold: float = 0.2
     """Posterior above which a runner-up is a plausible rival (then: ambiguous)."""
-    max_block_size: int = 2000
-    """Blocks larger than this are skipped for that key; other keys still find the pair."""
+    prior_on_file: float = 0.5
+    """Prior probability that a requested subject is a taxpayer on file at all."""
+    max_block_size: int = 100
+    """Key values shared by more taxpayers are not used for blocking (read at master load)."""
 
 
 def _default_bases() -> dict[str, BasisRule]:

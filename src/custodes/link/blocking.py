@@ -1,7 +1,8 @@
 """Blocking: which master persons are compared with a request at all.
 
-Each rule is an equi-join between the request and an index table, run as SQL. Several
-independent rules are used so that no true match depends on one field being clean:
+Each rule is an equi-join on key columns between a request table and an index table, run
+as SQL. Several independent rules are used so that no true match depends on one field
+being clean:
 
 | rule | joins on | survives |
 |---|---|---|
@@ -9,18 +10,19 @@ independent rules are used so that no true match depends on one field being clea
 | tin_head / tin_tail | TIN digits 1-5 / 5-9 | a one-digit TIN typo |
 | surname_dob | any surname token, dob | first-name changes, moves |
 | first_dob | any first-name key (nickname groups), dob | surname changes and misspellings |
-| surname_year | surname token, birth year, compatible first name | dob typos in day or month |
+| name_year | surname token, first-name key, birth year | dob typos in day or month |
 | phonetic_year | NYSIIS of first and last name, birth year | misspellings of both names |
 | house_zip | house number, ZIP5 (any address on file) | name typos, missing dob |
 | house_street_city | house number, street word, city | a ZIP typo |
 | po_box | PO Box line, ZIP5 | |
 | surname_zip | surname token, first initial, ZIP5 | a new street in the same ZIP |
-| surname_city | surname token, city, compatible first name | a new address in the same city |
+| name_city | surname token, first-name key, city | a new address in the same city |
 
-A rule whose join gives one request more than ``max_block_size`` candidates is skipped
-for that request (the other rules still apply): this is what keeps a common name in a big
-city (MARIA GARCIA, LOS ANGELES) from costing a quadratic block. ``docs/linkage.md`` states
-what the cap costs in recall.
+**Oversized keys.** A key value shared by more than ``max_block_size`` master rows (MARIA
+GARCIA born 1980 in a very large city) is listed at master load in ``oversized_<rule>`` and
+that rule is not used for requests carrying it: the other rules still apply. Excluding the
+key *before* the join keeps every step linear in the number of requests; no block is ever
+compared pairwise. ``docs/linkage.md`` states what the cap costs in recall.
 """
 
 from __future__ import annotations
@@ -30,71 +32,53 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class BlockingRule:
-    """One blocking rule: a name and a SELECT of (rid, tin) pairs."""
+    """One blocking rule: request table, index table and the key columns they join on."""
 
     name: str
-    sql: str
+    request_table: str
+    index_table: str
+    keys: tuple[str, ...]
+    where: str = ""
 
 
 RULES: tuple[BlockingRule, ...] = (
-    BlockingRule("tin", "SELECT r.rid, p.tin FROM req r JOIN persons p ON p.tin = r.tin9"),
-    BlockingRule("tin_head", "SELECT r.rid, p.tin FROM req r JOIN persons p ON p.tin_head = left(r.tin9, 5)"),
-    BlockingRule(
-        "tin_tail", "SELECT r.rid, p.tin FROM req r JOIN persons p ON p.tin_tail = right(r.tin9, 5)"
-    ),
-    BlockingRule(
-        "surname_dob",
-        "SELECT r.rid, s.tin FROM req_surnames r JOIN surnames s ON s.token = r.token AND s.dob_d = r.dob_d",
-    ),
-    BlockingRule(
-        "first_dob",
-        "SELECT r.rid, f.tin FROM req_firsts r JOIN firstnames f ON f.fkey = r.fkey AND f.dob_d = r.dob_d",
-    ),
-    BlockingRule(
-        "surname_year",
-        """SELECT r.rid, s.tin FROM req_surnames r
-           JOIN surnames s ON s.token = r.token AND s.birth_year = r.birth_year
-           WHERE list_has_any(s.first_keys, r.first_keys)""",
-    ),
-    BlockingRule(
-        "phonetic_year",
-        """SELECT r.rid, p.tin FROM req r JOIN persons p
-           ON p.last_ph = r.last_ph AND p.first_ph = r.first_ph AND p.birth_year = r.birth_year""",
-    ),
-    BlockingRule(
-        "house_zip",
-        "SELECT r.rid, a.tin FROM req r JOIN addresses a ON a.house = r.house AND a.zip5 = r.zip5",
-    ),
-    BlockingRule(
-        "house_street_city",
-        """SELECT r.rid, a.tin FROM req r JOIN addresses a
-           ON a.house = r.house AND a.street_word = r.street_word AND a.city_std = r.city_std""",
-    ),
-    BlockingRule(
-        "po_box",
-        """SELECT r.rid, a.tin FROM req r JOIN addresses a
-           ON a.street_std = r.street_std AND a.zip5 = r.zip5
-           WHERE r.house IS NULL AND a.house IS NULL""",
-    ),
-    BlockingRule(
-        "surname_zip",
-        """SELECT r.rid, s.tin FROM req_surnames r JOIN surname_places s
-           ON s.token = r.token AND s.zip5 = r.zip5 AND s.initial = r.initial""",
-    ),
-    BlockingRule(
-        "surname_city",
-        """SELECT r.rid, s.tin FROM req_surnames r JOIN surname_places s
-           ON s.token = r.token AND s.city_std = r.city_std
-           WHERE list_has_any(s.first_keys, r.first_keys)""",
-    ),
+    BlockingRule("tin", "req", "persons", ("tin9",)),
+    BlockingRule("tin_head", "req", "persons", ("tin_head",)),
+    BlockingRule("tin_tail", "req", "persons", ("tin_tail",)),
+    BlockingRule("surname_dob", "req_surnames", "surnames", ("token", "dob_d")),
+    BlockingRule("first_dob", "req_firsts", "firstnames", ("fkey", "dob_d")),
+    BlockingRule("name_year", "req_name_keys", "name_keys", ("token", "fkey", "birth_year")),
+    BlockingRule("phonetic_year", "req", "persons", ("last_ph", "first_ph", "birth_year")),
+    BlockingRule("house_zip", "req", "addresses", ("house", "zip5")),
+    BlockingRule("house_street_city", "req", "addresses", ("house", "street_word", "city_std")),
+    BlockingRule("po_box", "req", "addresses", ("street_std", "zip5"), "r.house IS NULL AND m.house IS NULL"),
+    BlockingRule("surname_zip", "req_surnames", "surname_places", ("token", "initial", "zip5")),
+    BlockingRule("name_city", "req_name_keys", "name_places", ("token", "fkey", "city_std")),
 )
 
 
-def candidate_pairs_sql(max_block_size: int) -> str:
-    """All (rid, tin) pairs from every rule, each rule capped per request."""
-    capped = [
-        f"""SELECT rid, tin FROM ({rule.sql}) AS {rule.name}
-            QUALIFY count(*) OVER (PARTITION BY rid) <= {int(max_block_size)}"""
-        for rule in RULES
-    ]
-    return "\nUNION\n".join(capped)
+def oversized_keys_sql(rule: BlockingRule, max_block_size: int) -> str:
+    """The key values of ``rule`` that more than ``max_block_size`` index rows share."""
+    cols = ", ".join(rule.keys)
+    not_null = " AND ".join(f"{k} IS NOT NULL" for k in rule.keys)
+    return (
+        f"SELECT {cols} FROM {rule.index_table} WHERE {not_null} "
+        f"GROUP BY {cols} HAVING count(DISTINCT tin) > {int(max_block_size)}"
+    )
+
+
+def rule_pairs_sql(rule: BlockingRule) -> str:
+    """(rid, tin) pairs of one rule, requests with an oversized key left out first."""
+    on = " AND ".join(f"r.{k} = m.{k}" for k in rule.keys)
+    on_big = " AND ".join(f"r.{k} = o.{k}" for k in rule.keys)
+    where = f"WHERE {rule.where}" if rule.where else ""
+    return f"""
+        SELECT r.rid, m.tin
+        FROM (SELECT * FROM {rule.request_table} r ANTI JOIN oversized_{rule.name} o ON {on_big}) r
+        JOIN {rule.index_table} m ON {on}
+        {where}"""
+
+
+def candidate_pairs_sql() -> str:
+    """All distinct (rid, tin) pairs over every rule."""
+    return "\nUNION\n".join(rule_pairs_sql(rule) for rule in RULES)

@@ -21,8 +21,9 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
+from custodes.link.blocking import RULES, oversized_keys_sql
 from custodes.link.model import estimate_u
-from custodes.link.prepare import first_key_rows, prepare_people, surname_rows
+from custodes.link.prepare import first_key_rows, name_key_rows, prepare_people, surname_rows
 from custodes.normalize.addresses import normalize_addresses
 
 Progress = Callable[[str], None]
@@ -63,6 +64,7 @@ def build_index(
     today: date | None = None,
     progress: Progress | None = None,
     seed: int = 0,
+    max_block_size: int = 1000,
 ) -> IndexSummary:
     """Normalise ``master`` (contract columns) and write the matching index to ``target``."""
     say = progress or (lambda _msg: None)
@@ -112,6 +114,7 @@ def build_index(
     say("arranging names and places for blocking")
     surnames = surname_rows(persons, "tin")
     firstnames = first_key_rows(persons, "tin")
+    name_keys = name_key_rows(surnames).select("tin", "token", "fkey", "birth_year")
     surname_places = (
         addresses.select("tin", "zip5", "city_std")
         .join(persons.select("tin", "last_all", "initial", "first_keys"), on="tin")
@@ -119,6 +122,8 @@ def build_index(
         .rename({"last_all": "token"})
         .drop_nulls("token")
     )
+    name_places = name_key_rows(surname_places).select("tin", "token", "fkey", "city_std").unique()
+    surname_places = surname_places.select("tin", "token", "initial", "zip5").unique()
 
     say("estimating how often unrelated people agree (u-probabilities)")
     u = estimate_u(persons, addresses, seed=seed)
@@ -130,7 +135,9 @@ def build_index(
         "addresses": addresses,
         "surnames": surnames,
         "firstnames": firstnames,
+        "name_keys": name_keys,
         "surname_places": surname_places,
+        "name_places": name_places,
         "u_probabilities": u,
         **tf,
     }
@@ -143,6 +150,8 @@ def build_index(
             con.register("_frame", frame.to_arrow())
             con.execute(f"CREATE TABLE {name} AS SELECT * FROM _frame")
             con.unregister("_frame")
+        for rule in RULES:
+            con.execute(f"CREATE TABLE oversized_{rule.name} AS {oversized_keys_sql(rule, max_block_size)}")
         con.execute(
             "CREATE TABLE meta AS SELECT ?::BIGINT AS taxpayers, ?::BIGINT AS rows, ? AS built_at",
             [persons.height, master.height, datetime.now(UTC).isoformat()],

@@ -1,11 +1,11 @@
-"""The Fellegi-Sunter model: u from random pairs, m by EM, and the weights they give.
+"""The Fellegi-Sunter model: u from random pairs, m from anchor pairs, and their weights.
 
 - **u** (how often two unrelated taxpayers agree at each level) is measured at master
   load on a deterministic random sample of taxpayer pairs, with add-one smoothing so no
   level is treated as impossible among strangers.
-- **m** (how often a request and its true taxpayer agree at each level) is estimated by
-  expectation-maximisation over the batch's candidate pairs, with u held fixed, starting
-  from ``DEFAULT_M``. Level 0 ("missing") carries no evidence and is left out.
+- **m** (how often a request and its true taxpayer agree at each level) is measured per
+  batch on anchor pairs that other fields identify (see ``estimate_m``), falling back to
+  ``DEFAULT_M``. Level 0 ("missing") carries no evidence and is left out.
 - **Term frequencies** replace u at exact name and address agreement: agreeing on a rare
   surname is stronger evidence than agreeing on GARCIA.
 """
@@ -78,37 +78,48 @@ def u_table(frame: pl.DataFrame) -> LevelTable:
     return out
 
 
-def estimate_m(
-    levels: pl.DataFrame, u: LevelTable, *, iterations: int = 25, min_pairs: int = 2000
-) -> tuple[LevelTable, float]:
-    """m-probabilities and the match share by EM over candidate pairs' level patterns.
+ANCHORS: Mapping[str, str] = {
+    "first_name": "c_tin = 3 OR (c_dob = 4 AND c_last_name = 4 AND c_address >= 4)",
+    "middle_name": "c_tin = 3 OR (c_dob = 4 AND c_first_name = 5 AND c_last_name = 4)",
+    "last_name": "c_tin = 3 OR (c_dob = 4 AND c_first_name = 5 AND c_address >= 4)",
+    "dob": "c_tin = 3 OR (c_first_name = 5 AND c_last_name = 4 AND c_address >= 4 AND c_middle_name = 3)",
+    "tin": "c_dob = 4 AND c_first_name = 5 AND c_last_name = 4",
+    "address": "c_tin = 3 OR (c_dob = 4 AND c_first_name = 5 AND c_last_name = 4)",
+}
+"""For each comparison, pairs that other fields alone make near-certain matches."""
 
-    With fewer than ``min_pairs`` pairs EM is not trusted and the defaults are returned.
+MIN_ANCHORS = 200
+PRIOR_PAIRS = 50.0
+
+
+def estimate_m(levels: pl.DataFrame) -> tuple[LevelTable, dict[str, int]]:
+    """m-probabilities measured on anchor pairs; returns m and the anchor count per comparison.
+
+    EM over blocked pairs was tried first and measured unreliable here: the candidate
+    pairs are dominated by relatives and neighbours, and EM converged on "same household"
+    as its match class. Instead, the m of each comparison is measured on the pairs that
+    *other* fields alone identify (``ANCHORS``: an exact TIN, or exact name, dob and
+    address), keeping only requests with exactly one such pair. With fewer than
+    ``MIN_ANCHORS`` anchors a comparison keeps ``DEFAULT_M``.
     """
     m: LevelTable = {k: list(v) for k, v in DEFAULT_M.items()}
-    names = list(ALL_LEVELS)
-    if levels.height < min_pairs:
-        return m, 0.1
-    patterns = levels.group_by([f"c_{n}" for n in names]).len("n")
-    codes = {name: patterns.get_column(f"c_{name}").to_numpy() for name in names}
-    counts = patterns.get_column("n").to_numpy().astype(np.float64)
-    lam = 0.1
-    for _ in range(iterations):
-        log_m = np.log(lam) + sum(np.log(np.asarray(m[k]))[codes[k]] for k in names)
-        log_u = np.log(1 - lam) + sum(np.log(np.asarray(u[k]))[codes[k]] for k in names)
-        g = 1.0 / (1.0 + np.exp(np.clip(log_u - log_m, -700, 700)))
-        weighted = counts * g
-        lam = float(np.clip(weighted.sum() / counts.sum(), 1e-6, 1 - 1e-6))
-        for k in names:
-            size = len(ALL_LEVELS[k])
-            sums = np.bincount(codes[k], weights=weighted, minlength=size)
-            observed = sums[1:].sum()
-            if observed <= 0:
-                continue
-            # add-one smoothing keeps every level possible for a true match
-            probs = (sums[1:] + 1.0) / (observed + size - 1)
-            m[k] = [1.0, *probs.tolist()]
-    return m, lam
+    used: dict[str, int] = {}
+    for name, rule in ANCHORS.items():
+        anchored = levels.filter(pl.sql_expr(rule)).filter(pl.len().over("rid") == 1)
+        used[name] = anchored.height
+        if anchored.height < MIN_ANCHORS:
+            continue
+        size = len(ALL_LEVELS[name])
+        counts = np.bincount(anchored.get_column(f"c_{name}").to_numpy(), minlength=size)
+        observed = counts[1:].sum()
+        if observed < MIN_ANCHORS:
+            continue
+        # the defaults act as PRIOR_PAIRS pseudo-observations: no level becomes impossible
+        # for a true match just because this batch happened to be clean
+        prior = np.asarray(DEFAULT_M[name][1:]) / sum(DEFAULT_M[name][1:])
+        probs = (counts[1:] + PRIOR_PAIRS * prior) / (observed + PRIOR_PAIRS)
+        m[name] = [1.0, *probs.tolist()]
+    return m, used
 
 
 def level_weights(m: LevelTable, u: LevelTable) -> dict[str, list[float]]:

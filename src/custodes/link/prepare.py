@@ -65,6 +65,11 @@ def surname_rows(people: pl.DataFrame, id_col: str, extra: tuple[str, ...] = ())
     )
 
 
+def name_key_rows(surnames: pl.DataFrame) -> pl.DataFrame:
+    """Surname rows crossed with first-name keys: (id, token, fkey, ...)."""
+    return surnames.explode("first_keys").rename({"first_keys": "fkey"}).drop_nulls("fkey")
+
+
 def first_key_rows(people: pl.DataFrame, id_col: str) -> pl.DataFrame:
     """One row per (person, first-name key): the first-name blocking table."""
     return (

@@ -16,7 +16,7 @@ from custodes.link.blocking import candidate_pairs_sql
 from custodes.link.decide import decide_outcomes, score_candidates
 from custodes.link.features import pair_levels_sql
 from custodes.link.model import LevelTable, estimate_m, u_table
-from custodes.link.prepare import first_key_rows, prepare_people, surname_rows
+from custodes.link.prepare import first_key_rows, name_key_rows, prepare_people, surname_rows
 from custodes.link.sql import query_frame
 
 Progress = Callable[[str], None]
@@ -34,6 +34,7 @@ class LinkResult:
     m: LevelTable
     u: LevelTable
     prior: float
+    anchors: dict[str, int]
 
 
 class DuckDBLinker:
@@ -54,17 +55,22 @@ class DuckDBLinker:
     def candidate_levels(self, prepared: pl.DataFrame) -> pl.DataFrame:
         """Comparison levels for every candidate pair of the prepared requests."""
         con = self._con
+        req_surnames = surname_rows(prepared, "rid", extra=("zip5", "city_std"))
         views = {
-            "req": prepared,
-            "req_surnames": surname_rows(prepared, "rid", extra=("zip5", "city_std")),
+            "req": prepared.with_columns(
+                pl.col("tin9").str.slice(0, 5).alias("tin_head"),
+                pl.col("tin9").str.slice(4, 5).alias("tin_tail"),
+            ),
+            "req_surnames": req_surnames,
             "req_firsts": first_key_rows(prepared, "rid"),
+            "req_name_keys": name_key_rows(req_surnames),
         }
         for name, frame in views.items():
             con.register(name, frame.to_arrow())
         try:
             con.execute(
                 f"""
-                CREATE OR REPLACE TEMP TABLE hits AS {candidate_pairs_sql(self._config.max_block_size)}
+                CREATE OR REPLACE TEMP TABLE hits AS {candidate_pairs_sql()}
                 """
             )
             # every co-resident of a candidate is a rival too: a twin, a parent or a child
@@ -110,11 +116,12 @@ class DuckDBLinker:
         prepared = prepare_people(requests, today=today)
         say("finding candidates and comparing fields")
         levels = self.candidate_levels(prepared)
-        say("estimating the model (EM)")
-        m, lam = estimate_m(levels, self._u)
-        n_requests = max(requests.height, 1)
-        prior = min(max(lam * levels.height / n_requests, 0.05), 0.95)
+        say("estimating m-probabilities on anchor pairs")
+        m, anchors = estimate_m(levels)
+        prior = self._config.prior_on_file
         say("scoring and deciding")
         scored = score_candidates(levels, m, self._u, taxpayers=self.taxpayers, prior=prior)
         decisions = decide_outcomes(scored, requests.get_column("rid"), self._config)
-        return LinkResult(decisions=decisions, candidates=levels.height, m=m, u=self._u, prior=prior)
+        return LinkResult(
+            decisions=decisions, candidates=levels.height, m=m, u=self._u, prior=prior, anchors=anchors
+        )

@@ -69,15 +69,19 @@ DOB = Comparison(
     "dob",
     ("missing", "different", "partial", "typo", "exact"),
     """CASE
-      WHEN r.dob_d IS NULL OR m.dob_d IS NULL THEN 0
-      WHEN r.dob_d = m.dob_d THEN 4
-      WHEN damerau_levenshtein(strftime(r.dob_d, '%Y%m%d'), strftime(m.dob_d, '%Y%m%d')) <= 1
-           OR (year(r.dob_d) = year(m.dob_d) AND month(r.dob_d) = day(m.dob_d)
-               AND day(r.dob_d) = month(m.dob_d)) THEN 3
-      WHEN year(r.dob_d) = year(m.dob_d)
-           AND (month(r.dob_d) = month(m.dob_d) OR day(r.dob_d) = day(m.dob_d)) THEN 2
+      WHEN r.dob_s IS NULL OR m.dob_s IS NULL THEN 0
+      WHEN r.dob_s = m.dob_s THEN 4
+      WHEN hamming(r.dob_s, m.dob_s) = 1 THEN 3
+      WHEN substr(r.dob_s, 1, 4) = substr(m.dob_s, 1, 4)
+           AND substr(r.dob_s, 5, 2) = substr(m.dob_s, 7, 2)
+           AND substr(r.dob_s, 7, 2) = substr(m.dob_s, 5, 2) THEN 3
+      WHEN hamming(r.dob_s, m.dob_s) = 2 AND damerau_levenshtein(r.dob_s, m.dob_s) = 1 THEN 3
+      WHEN substr(r.dob_s, 1, 4) = substr(m.dob_s, 1, 4)
+           AND (substr(r.dob_s, 5, 2) = substr(m.dob_s, 5, 2)
+                OR substr(r.dob_s, 7, 2) = substr(m.dob_s, 7, 2)) THEN 2
       ELSE 1 END""",
 )
+"""A typo is one digit off, day and month swapped, or two adjacent digits transposed."""
 
 TIN = Comparison(
     "tin",
@@ -85,9 +89,11 @@ TIN = Comparison(
     """CASE
       WHEN r.tin9 IS NULL OR m.tin9 IS NULL THEN 0
       WHEN r.tin9 = m.tin9 THEN 3
-      WHEN damerau_levenshtein(r.tin9, m.tin9) <= 1 THEN 2
+      WHEN hamming(r.tin9, m.tin9) = 1 THEN 2
+      WHEN hamming(r.tin9, m.tin9) = 2 AND damerau_levenshtein(r.tin9, m.tin9) = 1 THEN 2
       ELSE 1 END""",
 )
+"""Hamming distance first: the Damerau-Levenshtein check runs only where a transposition is possible."""
 
 ADDRESS_LEVELS = ("missing", "different", "same_area", "close", "exact_previous", "exact_current")
 

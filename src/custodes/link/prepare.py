@@ -15,7 +15,7 @@ PERSON_FIELDS = ("first_name", "middle_name", "last_name", "dob", "street", "cit
 
 COMPARABLE_COLUMNS = (
     "first_tok", "first_std", "first_keys", "middle_std", "middle_init", "last_concat",
-    "last_tokens", "suffix", "dob_d", "tin9", "house", "street_std", "unit", "zip5",
+    "last_tokens", "suffix", "dob_d", "dob_s", "tin9", "house", "street_std", "unit", "zip5",
     "city_std", "state_std",
 )  # fmt: skip
 """The columns every prepared frame carries; the comparison SQL reads only these."""
@@ -44,6 +44,7 @@ def prepare_people(frame: pl.DataFrame, *, today: date | None = None) -> pl.Data
     out = _phonetic_column(out, "last_main", "last_ph")
     return out.with_columns(
         pl.col("dob_d").dt.year().alias("birth_year"),
+        pl.col("dob_d").dt.strftime("%Y%m%d").alias("dob_s"),
         pl.col("street_std").str.extract(r"([A-Z0-9]{2,})", 1).alias("street_word"),
         pl.col("first_tok").str.slice(0, 1).alias("initial"),
         pl.concat_list(

@@ -1,0 +1,332 @@
+"""The log's tables in the operational store, and every read and write of them.
+
+Tables live on the shared ``custodes.store.schema.metadata``; Alembic migration 0002
+creates them. Entries and tiles are bulk-inserted with ``executemany`` through the
+driver (bound parameters only; table and column names come from this module).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Connection,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Row,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    and_,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+
+from custodes.errors import LedgerError
+from custodes.ledger.checkpoint import SignedCheckpoint
+from custodes.ledger.tree import Node, TileKey, nodes_from_tiles
+from custodes.store.schema import metadata
+
+# SQLite makes only INTEGER PRIMARY KEY the rowid; BIGINT would add a second index.
+_LeafIndex = BigInteger().with_variant(Integer(), "sqlite")
+
+entries = Table(
+    "ledger_entries",
+    metadata,
+    Column("idx", _LeafIndex, primary_key=True, autoincrement=False),
+    Column("kind", SmallInteger, nullable=False),
+    Column("request_key", BigInteger),
+    Column("taxpayer_key", BigInteger),
+    Column("data", LargeBinary, nullable=False),
+    Index(
+        "ix_ledger_entries_request_key",
+        "request_key",
+        sqlite_where=text("kind <> 0"),
+        postgresql_where=text("kind <> 0"),
+    ),
+    Index(
+        "ix_ledger_entries_taxpayer_key",
+        "taxpayer_key",
+        sqlite_where=text("taxpayer_key IS NOT NULL"),
+        postgresql_where=text("taxpayer_key IS NOT NULL"),
+    ),
+)
+"""One row per log entry, in leaf order. ``kind`` is 0 for a decision, 1 for a batch
+entry, 2 for an event. The keys are 64-bit lookup hashes: batch entries and events are
+indexed by request key, decisions are found by scanning their batch's range; the entry
+bytes are the truth and every lookup re-checks them."""
+
+tiles = Table(
+    "ledger_tiles",
+    metadata,
+    Column("level", SmallInteger, primary_key=True, autoincrement=False),
+    Column("idx", BigInteger, primary_key=True, autoincrement=False),
+    Column("hashes", LargeBinary, nullable=False),
+)
+"""tlog-tiles of height 8: full tiles, and the rightmost partial tile of each level."""
+
+checkpoints = Table(
+    "ledger_checkpoints",
+    metadata,
+    Column("size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary, nullable=False),
+    Column("note", Text, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+"""Every signed checkpoint ever issued, so that any two can be proven consistent."""
+
+cosignatures = Table(
+    "ledger_cosignatures",
+    metadata,
+    Column("size", BigInteger, ForeignKey("ledger_checkpoints.size"), primary_key=True),
+    Column("witness", String(200), primary_key=True),
+    Column("line", Text, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False),
+)
+"""Witness cosignature lines (tlog-cosignature, type 0x04) for a checkpoint."""
+
+head = Table(
+    "ledger_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("size", BigInteger, nullable=False),
+)
+"""One row (id 1): the tree size; appenders lock and compare-and-swap it."""
+
+HEAD_ID = 1
+EntryRow = tuple[int, int, int | None, int | None, bytes]
+"""(index, kind, request key, taxpayer key, entry bytes)."""
+
+
+def _placeholders(conn: Connection, count: int) -> str:
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return ", ".join([mark] * count)
+
+
+def insert_entries(conn: Connection, rows: Sequence[EntryRow]) -> None:
+    """Bulk-insert entry rows."""
+    # Driver-level executemany: a third of the cost of Core's per-row processing. The
+    # table and column names are this module's constants; every value is a bound parameter.
+    columns = "(idx, kind, request_key, taxpayer_key, data)"
+    sql = f"INSERT INTO {entries.name} {columns} VALUES ({_placeholders(conn, 5)})"  # noqa: S608
+    conn.exec_driver_sql(sql, list(rows))
+
+
+def insert_tiles(conn: Connection, rows: Sequence[tuple[int, int, bytes]]) -> None:
+    """Bulk-insert tile rows (level, index, hashes)."""
+    if rows:
+        columns = "(level, idx, hashes)"
+        sql = f"INSERT INTO {tiles.name} {columns} VALUES ({_placeholders(conn, 3)})"  # noqa: S608
+        conn.exec_driver_sql(sql, list(rows))
+
+
+def delete_tiles(conn: Connection, keys: Collection[TileKey]) -> None:
+    """Delete tiles (the partial ones an append is about to rewrite)."""
+    for level, index in keys:
+        conn.execute(delete(tiles).where(tiles.c.level == level, tiles.c.idx == index))
+
+
+def lock_head(conn: Connection) -> int:
+    """The tree size, locked for this transaction (row lock; SQLite's write lock)."""
+    size = conn.execute(
+        select(head.c.size).where(head.c.id == HEAD_ID).with_for_update()
+    ).scalar_one_or_none()
+    if size is None:
+        raise LedgerError("the ledger head row is missing: run `custodes init` (store upgrade)")
+    # A no-op write takes SQLite's write lock now, and fails if another writer moved on.
+    moved = conn.execute(update(head).where(head.c.id == HEAD_ID, head.c.size == size).values(size=size))
+    if moved.rowcount != 1:
+        raise LedgerError("another process appended to the log at the same time; retry")
+    return int(size)
+
+
+def set_head(conn: Connection, old: int, new: int) -> None:
+    """Move the tree size from ``old`` to ``new`` (compare-and-swap)."""
+    moved = conn.execute(update(head).where(head.c.id == HEAD_ID, head.c.size == old).values(size=new))
+    if moved.rowcount != 1:
+        raise LedgerError("another process appended to the log at the same time; retry")
+
+
+def head_size(conn: Connection) -> int:
+    """The tree size recorded in the head row (0 if the row is missing)."""
+    size = conn.execute(select(head.c.size).where(head.c.id == HEAD_ID)).scalar_one_or_none()
+    return int(size or 0)
+
+
+def read_tiles(conn: Connection, keys: Collection[TileKey]) -> dict[TileKey, bytes]:
+    """The stored bytes of each tile asked for that exists."""
+    if not keys:
+        return {}
+    condition = or_(*(and_(tiles.c.level == lv, tiles.c.idx == ix) for lv, ix in keys))
+    rows = conn.execute(select(tiles.c.level, tiles.c.idx, tiles.c.hashes).where(condition))
+    return {(int(level), int(index)): bytes(blob) for level, index, blob in rows}
+
+
+class StoredTiles:
+    """Perfect-subtree hashes read from the stored tiles (a ``NodeReader``)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def read_tiles(self, keys: Collection[TileKey]) -> Mapping[TileKey, bytes]:
+        """The stored tiles asked for."""
+        return read_tiles(self._conn, keys)
+
+    def read_nodes(self, nodes: Collection[Node]) -> Mapping[Node, bytes]:
+        """Hashes of perfect subtrees, from one query for all their tiles."""
+        return nodes_from_tiles(nodes, self)
+
+
+def insert_checkpoint(conn: Connection, checkpoint: SignedCheckpoint) -> None:
+    """Store a signed checkpoint."""
+    conn.execute(
+        insert(checkpoints).values(
+            size=checkpoint.size,
+            root_hash=checkpoint.root_hash,
+            note=checkpoint.note,
+            created_at=datetime.now(UTC),
+        )
+    )
+
+
+def _signed(origin: str, row: Row[Any, Any, Any]) -> SignedCheckpoint:
+    size, root_hash, note = row
+    return SignedCheckpoint(origin, int(size), _blob(root_hash), str(note))
+
+
+def latest_checkpoint(conn: Connection, origin: str) -> SignedCheckpoint | None:
+    """The newest signed checkpoint, if any."""
+    row = conn.execute(
+        select(checkpoints.c.size, checkpoints.c.root_hash, checkpoints.c.note)
+        .order_by(checkpoints.c.size.desc())
+        .limit(1)
+    ).first()
+    return None if row is None else _signed(origin, row)
+
+
+def checkpoint_at(conn: Connection, origin: str, size: int) -> SignedCheckpoint | None:
+    """The signed checkpoint of a tree of ``size``, if one was issued."""
+    row = conn.execute(
+        select(checkpoints.c.size, checkpoints.c.root_hash, checkpoints.c.note).where(
+            checkpoints.c.size == size
+        )
+    ).first()
+    return None if row is None else _signed(origin, row)
+
+
+def all_checkpoint_notes(conn: Connection) -> list[tuple[int, bytes, str]]:
+    """Every stored checkpoint as (size, root hash, note), smallest first."""
+    rows = conn.execute(
+        select(checkpoints.c.size, checkpoints.c.root_hash, checkpoints.c.note).order_by(checkpoints.c.size)
+    )
+    return [(int(size), bytes(root), str(note)) for size, root, note in rows]
+
+
+def entry_count(conn: Connection) -> int:
+    """How many entry rows are stored."""
+    return int(conn.execute(select(func.count()).select_from(entries)).scalar_one())
+
+
+def _entry_rows(conn: Connection, *conditions: object) -> list[tuple[int, bytes]]:
+    rows = conn.execute(
+        select(entries.c.idx, entries.c.data).where(*conditions).order_by(entries.c.idx)  # type: ignore[arg-type]
+    )
+    return [(int(idx), _blob(data)) for idx, data in rows]
+
+
+def _blob(value: bytes | memoryview | str) -> bytes:
+    # Hand edits in SQLite can turn a BLOB into TEXT; read it back as the bytes it holds.
+    return value.encode() if isinstance(value, str) else bytes(value)
+
+
+def indexed_entries(conn: Connection, key: int, below: int) -> list[tuple[int, bytes]]:
+    """Batch entries and events filed under request ``key``, with index below ``below``."""
+    # The literal ``kind <> 0`` is what lets SQLite use the partial index.
+    return _entry_rows(conn, entries.c.request_key == key, text("kind <> 0"), entries.c.idx < below)
+
+
+def decisions_in_range(conn: Connection, key: int, start: int, end: int) -> list[tuple[int, bytes]]:
+    """Entries filed under request ``key`` among indexes [start, end) (one batch)."""
+    return _entry_rows(conn, entries.c.idx >= start, entries.c.idx < end, entries.c.request_key == key)
+
+
+def taxpayer_entries(conn: Connection, key: int, below: int) -> list[tuple[int, bytes]]:
+    """Entries filed under taxpayer ``key``, with index below ``below``."""
+    return _entry_rows(conn, entries.c.taxpayer_key == key, entries.c.idx < below)
+
+
+def entry_range(conn: Connection, start: int, end: int) -> list[tuple[int, bytes]]:
+    """Entries (index, bytes) with start <= index < end, in order."""
+    return _entry_rows(conn, entries.c.idx >= start, entries.c.idx < end)
+
+
+def iter_entry_rows(conn: Connection, chunk: int = 20_000) -> Iterator[list[EntryRow]]:
+    """Every entry row, in index order, in chunks."""
+    last = -1
+    columns = (entries.c.idx, entries.c.kind, entries.c.request_key, entries.c.taxpayer_key)
+    while True:
+        rows = conn.execute(
+            select(*columns, entries.c.data).where(entries.c.idx > last).order_by(entries.c.idx).limit(chunk)
+        ).all()
+        if not rows:
+            return
+        yield [(int(i), int(k), r, t, _blob(d)) for i, k, r, t, d in rows]
+        last = int(rows[-1][0])
+
+
+def iter_tiles(conn: Connection, level: int) -> Iterator[tuple[int, bytes]]:
+    """Every stored tile of ``level`` as (index, bytes), in index order."""
+    last = -1
+    while True:
+        rows = conn.execute(
+            select(tiles.c.idx, tiles.c.hashes)
+            .where(tiles.c.level == level, tiles.c.idx > last)
+            .order_by(tiles.c.idx)
+            .limit(512)
+        ).all()
+        if not rows:
+            return
+        yield from ((int(i), bytes(h)) for i, h in rows)
+        last = int(rows[-1][0])
+
+
+def tile_levels(conn: Connection) -> list[int]:
+    """The tile levels present in the store."""
+    return [int(v) for v in conn.execute(select(tiles.c.level).distinct().order_by(tiles.c.level))]
+
+
+def insert_cosignature(conn: Connection, size: int, witness: str, line: str) -> None:
+    """Store (or replace) a witness's cosignature line for the checkpoint of ``size``."""
+    conn.execute(delete(cosignatures).where(cosignatures.c.size == size, cosignatures.c.witness == witness))
+    conn.execute(
+        insert(cosignatures).values(size=size, witness=witness, line=line, received_at=datetime.now(UTC))
+    )
+
+
+def cosignature_lines(conn: Connection, size: int) -> dict[str, str]:
+    """Witness name to cosignature line, for the checkpoint of ``size``."""
+    rows = conn.execute(
+        select(cosignatures.c.witness, cosignatures.c.line).where(cosignatures.c.size == size)
+    )
+    return {str(w): str(line) for w, line in rows}
+
+
+def last_cosigned_size(conn: Connection, witness: str) -> int:
+    """The largest checkpoint size ``witness`` has cosigned for us (0 if none)."""
+    size = conn.execute(
+        select(func.max(cosignatures.c.size)).where(cosignatures.c.witness == witness)
+    ).scalar_one()
+    return int(size or 0)

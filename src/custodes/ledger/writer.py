@@ -1,0 +1,139 @@
+"""Appending to the log inside the caller's transaction: entries, tiles, head, checkpoint.
+
+All of an append (every entry, the tiles, the head move and the signed checkpoint) is
+written through the caller's connection, so it commits or rolls back as one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from itertools import islice
+
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
+
+from custodes.errors import LedgerError
+from custodes.ledger import store
+from custodes.ledger.accounting import DecisionEncoder, DecisionEntry, EncodedEntry, encode_mapping
+from custodes.ledger.checkpoint import SignedCheckpoint, sign_checkpoint
+from custodes.ledger.hasher import leaf_hashes
+from custodes.ledger.keys import LedgerKeys
+from custodes.ledger.tree import RightEdge, TileMissingError, partial_keys, split_hashes
+
+CHUNK = 16_384
+"""Entries encoded, hashed and inserted per round trip."""
+
+BATCH_TYPE = "batch"
+DECISION_TYPE = "decision"
+
+_SQLITE_CACHE_KIB = 262_144
+"""SQLite page cache during an append: the lookup indexes get random inserts."""
+
+
+class _Appender:
+    def __init__(self, conn: Connection, keys: LedgerKeys) -> None:
+        self._conn = conn
+        self._keys = keys
+        self.start = store.lock_head(conn)
+        wanted = {(level, index) for level, index in partial_keys(self.start).items()}
+        stored = store.read_tiles(conn, wanted)
+        partial = {level: split_hashes(blob) for (level, _), blob in stored.items()}
+        try:
+            self._edge = RightEdge(self.start, partial)
+        except TileMissingError as exc:
+            raise LedgerError(
+                f"the log's stored tiles are damaged: {exc}; run `custodes ledger audit`"
+            ) from exc
+        store.delete_tiles(conn, stored.keys())
+
+    @property
+    def size(self) -> int:
+        return self._edge.size
+
+    def add(self, encoded: list[EncodedEntry]) -> None:
+        base = self._edge.size
+        store.insert_entries(self._conn, [(base + i, *row) for i, row in enumerate(encoded)])
+        full = self._edge.append(leaf_hashes([row[3] for row in encoded]))
+        store.insert_tiles(self._conn, full)
+
+    def finish(self) -> SignedCheckpoint:
+        store.insert_tiles(self._conn, self._edge.partial_tiles())
+        store.set_head(self._conn, self.start, self._edge.size)
+        checkpoint = sign_checkpoint(
+            self._keys.origin, self._edge.size, self._edge.root(), self._keys.signing_key
+        )
+        store.insert_checkpoint(self._conn, checkpoint)
+        return checkpoint
+
+
+def _chunks(items: Iterable[DecisionEntry]) -> Iterator[list[DecisionEntry]]:
+    iterator = iter(items)
+    while chunk := list(islice(iterator, CHUNK)):
+        yield chunk
+
+
+class _SqliteCache:
+    """Raise SQLite's page cache for the append, then restore the connection's setting."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._saved: object = None
+
+    def __enter__(self) -> None:
+        if self._conn.dialect.name == "sqlite":
+            self._saved = self._conn.exec_driver_sql("PRAGMA cache_size").scalar()
+            self._conn.exec_driver_sql(f"PRAGMA cache_size=-{_SQLITE_CACHE_KIB}")
+
+    def __exit__(self, *_: object) -> None:
+        if self._saved is not None:
+            self._conn.exec_driver_sql(f"PRAGMA cache_size={int(str(self._saved))}")
+
+
+def append_batch(
+    conn: Connection,
+    keys: LedgerKeys,
+    batch_entry: Mapping[str, object],
+    decisions: Iterable[DecisionEntry],
+) -> SignedCheckpoint:
+    """Append every decision of a batch, then the batch's own entry, and sign a checkpoint.
+
+    Runs inside the caller's transaction: either all of it is stored or none. The batch
+    entry (manifest hash, signer, agency, batch id, ...) must hold ``batch_id``; the ledger
+    adds ``decisions`` (how many) and ``first_index`` (where they start), so the batch
+    entry seals the batch.
+    """
+    batch_id = batch_entry.get("batch_id")
+    if not isinstance(batch_id, str):
+        raise LedgerError("the batch entry needs a string batch_id")
+    # Check the caller's fields now, before a million decisions are written.
+    encode_mapping(batch_entry, keys.custodian_secret, BATCH_TYPE, {"decisions": 0, "first_index": 0})
+    encoder = DecisionEncoder(keys.custodian_secret, batch_id)
+    with _SqliteCache(conn):
+        try:
+            appender = _Appender(conn, keys)
+            for chunk in _chunks(decisions):
+                appender.add(encoder.encode(chunk))
+            count = appender.size - appender.start
+            seal = {"decisions": count, "first_index": appender.start}
+            appender.add([encode_mapping(batch_entry, keys.custodian_secret, BATCH_TYPE, seal)])
+            return appender.finish()
+        except IntegrityError as exc:
+            raise LedgerError("another process appended to the log at the same time; retry") from exc
+
+
+def append_event(conn: Connection, keys: LedgerKeys, entry: Mapping[str, object]) -> SignedCheckpoint:
+    """Append one act that is not a batch (a suspension, a release, ...) and sign a checkpoint.
+
+    ``entry`` must name its kind in ``event`` (for example ``"suspension"``); a ``tin`` key
+    is replaced by the taxpayer commitment. Runs inside the caller's transaction.
+    """
+    kind = entry.get("event")
+    if not isinstance(kind, str) or not kind or kind in {BATCH_TYPE, DECISION_TYPE}:
+        raise LedgerError("an event entry needs an 'event' string naming its kind (not batch or decision)")
+    encoded = encode_mapping(entry, keys.custodian_secret, "event", {})
+    try:
+        appender = _Appender(conn, keys)
+        appender.add([encoded])
+        return appender.finish()
+    except IntegrityError as exc:
+        raise LedgerError("another process appended to the log at the same time; retry") from exc

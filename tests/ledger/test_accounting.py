@@ -1,0 +1,198 @@
+"""Entry bytes: canonical JSON, taxpayer commitments, and the fast decision encoder."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from custodes.codes import Outcome
+from custodes.errors import LedgerError
+from custodes.ledger import DecisionEntry, canonical_json, commitment
+from custodes.ledger.accounting import (
+    KIND_BATCH,
+    KIND_DECISION,
+    KIND_EVENT,
+    DecisionEncoder,
+    batch_key,
+    encode_mapping,
+    entry_request_key,
+    entry_taxpayer_key,
+    format_time,
+    lookup_key,
+    request_key,
+)
+
+from .conftest import AT, decision
+
+SECRET = bytes(range(32))
+
+
+def reference_fields(d: DecisionEntry, secret: bytes) -> dict[str, object]:
+    """The JSON object docs/ledger.md says a decision entry holds."""
+    return {
+        "type": "decision",
+        "v": 1,
+        "batch_id": d.batch_id,
+        "request_id": d.request_id,
+        "agency": d.agency,
+        "basis": d.basis,
+        "outcome": d.outcome,
+        "reason": d.reason,
+        "profile": d.profile,
+        "disclosed_sha256": d.disclosed_sha256,
+        "taxpayer": None
+        if d.tin is None
+        else hmac.digest(secret, d.tin.replace("-", "").encode(), "sha256").hex(),
+        "at": format_time(d.at),
+    }
+
+
+def test_canonical_json_is_sorted_compact_and_minimally_escaped() -> None:
+    value = {"b": [1, True, None], "a": 'é\n"\\\x01\u2028', "\U0001f600": 0, "\uff01": 0}
+    assert (
+        canonical_json(value)
+        == ('{"a":"é\\n\\"\\\\\\u0001\u2028","b":[1,true,null],"\U0001f600":0,"\uff01":0}').encode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ({"x": 1.5}, "float cannot go"),
+        ({"x": 1 << 53}, "too large"),
+        ({1: "x"}, "keys must be strings"),
+        ({"x": "\ud800"}, "not valid Unicode"),
+        ({"x": "y" * 70000}, "exceeds 65535"),
+        ({"x": datetime(2026, 1, 1)}, "timezone-aware"),
+    ],
+)
+def test_canonical_json_refuses_what_has_no_canonical_form(value: object, message: str) -> None:
+    with pytest.raises(LedgerError, match=message):
+        canonical_json(value)
+
+
+def test_times_are_utc_with_microseconds() -> None:
+    eastern = timezone(timedelta(hours=-5))
+    assert format_time(datetime(2026, 11, 25, 4, 30, 0, 5, tzinfo=eastern)) == "2026-11-25T09:30:00.000005Z"
+    assert canonical_json({"at": AT, "t": (1, 2)}) == b'{"at":"2026-11-25T09:30:00.000000Z","t":[1,2]}'
+
+
+def test_commitment_is_hmac_sha256_of_the_nine_digits() -> None:
+    expected = hmac.new(SECRET, b"123456789", hashlib.sha256).digest()
+    assert commitment(SECRET, "123-45-6789") == expected
+    assert commitment(SECRET, "123 45 6789") == expected
+    for bad in ("12345678", "1234567890", "12345678a", "١٢٣٤٥٦٧٨٩"):
+        with pytest.raises(LedgerError, match="9 digits") as info:
+            commitment(SECRET, bad)
+        assert bad not in str(info.value)
+
+
+def test_decision_encoder_matches_canonical_json() -> None:
+    d = decision("B1", 7)
+    ((kind, rkey, tkey, data),) = DecisionEncoder(SECRET, "B1").encode([d])
+    assert data == canonical_json(reference_fields(d, SECRET))
+    assert (kind, rkey) == (KIND_DECISION, request_key("B1", d.request_id))
+    assert tkey == lookup_key(commitment(SECRET, d.tin or ""))
+    entry = json.loads(data)
+    assert (entry_request_key(entry), entry_taxpayer_key(entry)) == (rkey, tkey)
+
+
+def test_decision_encoder_accepts_enums_dashed_tins_and_no_tin() -> None:
+    d = replace(decision("B1", 1), outcome=Outcome.MATCH, tin="000-00-0001")
+    plain = replace(d, outcome="match", tin="000000001")
+    encoder = DecisionEncoder(SECRET, "B1")
+    assert encoder.encode([d]) == encoder.encode([plain])
+    ((_, _, tkey, data),) = encoder.encode([replace(d, tin=None)])
+    assert tkey is None
+    assert json.loads(data)["taxpayer"] is None
+
+
+_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.builds(
+        DecisionEntry,
+        batch_id=st.just("B"),
+        request_id=_text,
+        agency=_text,
+        basis=_text,
+        outcome=_text,
+        reason=_text,
+        profile=_text,
+        disclosed_sha256=st.binary(min_size=32, max_size=32).map(bytes.hex),
+        tin=st.none() | st.from_regex(r"[0-9]{9}", fullmatch=True),
+        at=st.datetimes(timezones=st.just(UTC)),
+    )
+)
+def test_any_decision_encodes_to_its_canonical_json(d: DecisionEntry) -> None:
+    ((_, _, _, data),) = DecisionEncoder(SECRET, "B").encode([d])
+    assert data == canonical_json(reference_fields(d, SECRET))
+    assert json.loads(data) == json.loads(canonical_json(reference_fields(d, SECRET)))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"batch_id": "other"}, "belongs to batch"),
+        ({"agency": 5}, "agency must be a string"),
+        ({"reason": None}, "reason must be a string"),
+        ({"disclosed_sha256": "ABC"}, "64 lowercase hex"),
+        ({"disclosed_sha256": None}, "64 lowercase hex"),
+        ({"request_id": 3}, "request_id must be a string"),
+        ({"request_id": "\udc80"}, "not valid Unicode"),
+        ({"request_id": "x" * 70000}, "exceeds 65535"),
+        ({"tin": "12"}, "9 digits"),
+        ({"at": datetime(2026, 1, 1)}, "timezone-aware"),
+    ],
+)
+def test_decision_encoder_refuses_bad_fields(change: dict[str, object], message: str) -> None:
+    bad = replace(decision("B1", 1), **change)  # type: ignore[arg-type]
+    with pytest.raises(LedgerError, match=message):
+        DecisionEncoder(SECRET, "B1").encode([bad])
+
+
+def test_mappings_get_type_version_commitment_and_keys() -> None:
+    kind, rkey, tkey, data = encode_mapping(
+        {"batch_id": "B", "tin": "123456789"}, SECRET, "batch", {"decisions": 2}
+    )
+    entry = json.loads(data)
+    assert entry == {
+        "batch_id": "B",
+        "decisions": 2,
+        "taxpayer": commitment(SECRET, "123456789").hex(),
+        "type": "batch",
+        "v": 1,
+    }
+    assert (kind, rkey, tkey) == (KIND_BATCH, batch_key("B"), lookup_key(commitment(SECRET, "123456789")))
+    kind, rkey, tkey, data = encode_mapping({"event": "release", "tin": None}, SECRET, "event", {})
+    assert (kind, rkey, tkey, json.loads(data)["taxpayer"]) == (KIND_EVENT, None, None, None)
+    _, rkey, _, _ = encode_mapping({"batch_id": "B", "request_id": "R"}, SECRET, "event", {})
+    assert rkey == request_key("B", "R")
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"type": "x"}, "set by the ledger"),
+        ({"taxpayer": "x"}, "set by the ledger"),
+        ({"decisions": 1}, "set by the ledger"),
+        ({"tin": 123456789}, "string or null"),
+    ],
+)
+def test_mappings_cannot_forge_ledger_fields(entry: dict[str, object], message: str) -> None:
+    with pytest.raises(LedgerError, match=message):
+        encode_mapping(entry, SECRET, "batch", {"decisions": 0})
+
+
+def test_lookup_keys_of_entries_without_them_are_none() -> None:
+    assert entry_request_key({"request_id": "R"}) is None
+    assert entry_taxpayer_key({"taxpayer": "not hex"}) is None

@@ -1,0 +1,178 @@
+"""Appending to the log inside the caller's transaction, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, event
+
+from custodes.errors import LedgerError
+from custodes.ledger import (
+    DecisionEntry,
+    LedgerKeys,
+    append_batch,
+    append_event,
+    audit_log,
+    latest_checkpoint,
+    store,
+)
+from custodes.ledger.verify import verify_checkpoint
+
+from .conftest import batch_entry, decision
+from .reference import mth
+
+
+def _entries(engine: Engine) -> list[bytes]:
+    with engine.connect() as conn:
+        return [data for _, data in store.entry_range(conn, 0, 1 << 62)]
+
+
+def test_a_batch_is_appended_sealed_and_signed(engine: Engine, keys: LedgerKeys) -> None:
+    with engine.begin() as conn:
+        checkpoint = append_batch(conn, keys, batch_entry("B1"), (decision("B1", i) for i in range(600)))
+    assert checkpoint.size == 601
+    stored = _entries(engine)
+    assert checkpoint.root_hash == mth(stored)
+    assert verify_checkpoint(checkpoint.note, keys.verifier).size == 601
+    seal = json.loads(stored[-1])
+    assert (seal["type"], seal["batch_id"], seal["decisions"], seal["first_index"]) == ("batch", "B1", 600, 0)
+    assert seal["manifest_sha256"] == batch_entry("B1")["manifest_sha256"]
+    with engine.connect() as conn:
+        assert latest_checkpoint(conn, keys.origin) == checkpoint
+        assert store.head_size(conn) == 601
+
+
+def test_batches_and_events_accumulate(engine: Engine, keys: LedgerKeys) -> None:
+    with engine.begin() as conn:
+        append_batch(conn, keys, batch_entry("B1"), [decision("B1", i) for i in range(3)])
+    with engine.begin() as conn:
+        event = append_event(
+            conn, keys, {"event": "suspension", "basis": "26 USC 6103(i)(2)", "at": decision("B", 0).at}
+        )
+    with engine.begin() as conn:
+        last = append_batch(conn, keys, batch_entry("B2"), [])
+    assert (event.size, last.size) == (5, 6)
+    stored = _entries(engine)
+    assert json.loads(stored[4])["event"] == "suspension"
+    assert json.loads(stored[5])["first_index"] == 5
+    assert last.root_hash == mth(stored)
+    with engine.connect() as conn:
+        assert audit_log(conn, keys.verifier).ok
+        assert len(store.all_checkpoint_notes(conn)) == 3
+
+
+def _failing(batch: str, fail_at: int) -> Iterator[DecisionEntry]:
+    for i in range(fail_at):
+        yield decision(batch, i)
+    raise RuntimeError("the gateway failed half way")
+
+
+def test_a_failed_batch_leaves_no_trace(engine: Engine, keys: LedgerKeys) -> None:
+    with engine.begin() as conn:
+        append_batch(conn, keys, batch_entry("B1"), [decision("B1", i) for i in range(10)])
+    with pytest.raises(RuntimeError, match="half way"), engine.begin() as conn:
+        append_batch(conn, keys, batch_entry("B2"), _failing("B2", 40_000))
+    assert len(_entries(engine)) == 11
+    with engine.connect() as conn:
+        assert latest_checkpoint(conn, keys.origin).size == 11
+        assert audit_log(conn, keys.verifier).ok
+    # And the log carries on from where it was.
+    with engine.begin() as conn:
+        assert append_batch(conn, keys, batch_entry("B2"), [decision("B2", 0)]).size == 13
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"agency": "x"}, "string batch_id"),
+        ({"batch_id": "B", "decisions": 3}, "set by the ledger"),
+        ({"batch_id": "B", "score": 0.5}, "float cannot go"),
+    ],
+)
+def test_bad_batch_entries_are_refused_before_anything_is_written(
+    engine: Engine, keys: LedgerKeys, entry: dict[str, object], message: str
+) -> None:
+    with pytest.raises(LedgerError, match=message), engine.begin() as conn:
+        append_batch(conn, keys, entry, [decision("B", 0)])
+    assert _entries(engine) == []
+
+
+@pytest.mark.parametrize(
+    "entry", [{}, {"event": ""}, {"event": "batch"}, {"event": "decision"}, {"event": 3}]
+)
+def test_events_must_name_their_kind(engine: Engine, keys: LedgerKeys, entry: dict[str, object]) -> None:
+    with pytest.raises(LedgerError, match="'event' string"), engine.begin() as conn:
+        append_event(conn, keys, entry)
+
+
+def test_a_writer_that_moves_the_head_under_us_is_detected(
+    sqlite_engine: Engine, sqlite_url: str, keys: LedgerKeys
+) -> None:
+    path = sqlite_url.removeprefix("sqlite:///")
+    moved: list[str] = []
+
+    def other_writer(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        # Between our read of the head and our first write, another process appends.
+        if statement.startswith("UPDATE ledger_head") and not moved:
+            moved.append(statement)
+            with sqlite3.connect(path) as other:
+                other.execute("UPDATE ledger_head SET size = size + 1")
+
+    event.listen(sqlite_engine, "before_cursor_execute", other_writer)
+    with pytest.raises(LedgerError, match="at the same time"), sqlite_engine.begin() as conn:
+        append_event(conn, keys, {"event": "x"})
+    assert moved
+
+
+def test_the_head_is_compared_and_swapped(engine: Engine, keys: LedgerKeys) -> None:
+    with engine.begin() as conn:
+        append_batch(conn, keys, batch_entry("B1"), [decision("B1", 0)])
+    with pytest.raises(LedgerError, match="at the same time"), engine.begin() as conn:
+        store.set_head(conn, 1, 3)
+
+
+def test_an_entry_already_at_the_next_index_is_reported_as_a_race(engine: Engine, keys: LedgerKeys) -> None:
+    with engine.begin() as conn:
+        store.insert_entries(conn, [(0, 2, None, None, b"{}")])
+    with pytest.raises(LedgerError, match="at the same time"), engine.begin() as conn:
+        append_event(conn, keys, {"event": "x"})
+    with pytest.raises(LedgerError, match="at the same time"), engine.begin() as conn:
+        append_batch(conn, keys, batch_entry("B"), [])
+
+
+def test_the_head_row_must_exist(engine: Engine, keys: LedgerKeys) -> None:
+    with engine.begin() as conn:
+        conn.execute(store.head.delete())
+    with pytest.raises(LedgerError, match="head row is missing"), engine.begin() as conn:
+        append_event(conn, keys, {"event": "x"})
+
+
+def test_damaged_partial_tiles_stop_the_append(engine: Engine, keys: LedgerKeys) -> None:
+    with engine.begin() as conn:
+        append_batch(conn, keys, batch_entry("B1"), [decision("B1", i) for i in range(5)])
+        conn.execute(store.tiles.delete())
+    with pytest.raises(LedgerError, match="stored tiles are damaged"), engine.begin() as conn:
+        append_event(conn, keys, {"event": "x"})
+
+
+def test_sqlite_page_cache_setting_is_restored(sqlite_engine: Engine, keys: LedgerKeys) -> None:
+    with sqlite_engine.begin() as conn:
+        before = conn.exec_driver_sql("PRAGMA cache_size").scalar()
+        append_batch(conn, keys, batch_entry("B1"), [decision("B1", 0)])
+        assert conn.exec_driver_sql("PRAGMA cache_size").scalar() == before
+
+
+def test_tables_are_on_the_shared_metadata() -> None:
+    from custodes.store.schema import metadata
+
+    assert {
+        "ledger_entries",
+        "ledger_tiles",
+        "ledger_checkpoints",
+        "ledger_cosignatures",
+        "ledger_head",
+    } <= set(metadata.tables)
+    assert store.entries.c.idx.primary_key

@@ -1,0 +1,242 @@
+"""The ``custodes`` command line: parses arguments, calls the Gateway, renders with Rich.
+
+No business logic lives here. Bad input exits with code 2 and a message naming the file,
+row and column; any other custodes error exits with code 1.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from custodes.config import load_settings
+from custodes.errors import CustodesError, UserInputError
+
+app = typer.Typer(
+    name="custodes",
+    help="A lawful, precise and auditable disclosure gateway for confidential records.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+master_app = typer.Typer(help="The master file and its matching index.", no_args_is_help=True)
+app.add_typer(master_app, name="master")
+
+console = Console(stderr=True)
+out = Console()
+
+
+@contextmanager
+def stage_progress(description: str, stages: int) -> Iterator[Callable[[str], None]]:
+    """A progress bar advanced once per named stage; yields the callback stages report to."""
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
+        task = bar.add_task(description, total=stages)
+        started = [time.perf_counter()]
+
+        def report(message: str) -> None:
+            bar.update(task, advance=1, description=message)
+            started.append(time.perf_counter())
+
+        yield report
+        bar.update(task, completed=stages, description=f"{description}: done")
+
+
+@app.command()
+def init() -> None:
+    """Create the embedded store (SQLite + Alembic), the ledger keys and CUSTODES_HOME."""
+    from custodes.gateway import open_gateway
+
+    gateway = open_gateway()
+    try:
+        for line in gateway.init():
+            out.print(f"[green]✓[/green] {line}")
+    finally:
+        gateway.close()
+
+
+@master_app.command("load")
+def master_load(
+    file: Annotated[Path, typer.Argument(help="Master file, CSV or Parquet, in the contract's columns.")],
+) -> None:
+    """Build the matching index from FILE, replacing the previous index atomically."""
+    from custodes.gateway import open_gateway
+
+    gateway = open_gateway()
+    started = time.perf_counter()
+    try:
+        with stage_progress("loading master", 7) as report:
+            summary = gateway.load_master(file, progress=report)
+    finally:
+        gateway.close()
+    out.print(
+        f"[green]✓[/green] {summary.rows:,} rows, {summary.taxpayers:,} taxpayers, "
+        f"{summary.addresses:,} addresses "
+        f"in {time.perf_counter() - started:.1f} s -> {summary.path}"
+    )
+
+
+@app.command()
+def verify(
+    requests: Annotated[Path, typer.Argument(help="The request batch, CSV or Parquet.")],
+    manifest: Annotated[Path, typer.Option(help="The batch's JSON manifest.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Where response.csv and decisions.parquet go.")],
+) -> None:
+    """Run a batch: intake, legal checks, linkage, disclosure and accounting."""
+    from custodes.gateway import open_gateway
+
+    gateway = open_gateway()
+    started = time.perf_counter()
+    try:
+        with stage_progress("verifying", 11) as report:
+            result = gateway.verify_batch(requests, manifest, out_dir, progress=report)
+    finally:
+        gateway.close()
+    table = Table(title=f"batch {result.batch_id} from {result.agency}: {result.requests:,} requests")
+    table.add_column("outcome")
+    table.add_column("reason")
+    table.add_column("requests", justify="right")
+    table.add_column("share", justify="right")
+    for (outcome, reason), n in sorted(result.counts.items(), key=lambda kv: (kv[0][0], -kv[1])):
+        table.add_row(outcome, reason, f"{n:,}", f"{n / max(result.requests, 1):.1%}")
+    out.print(table)
+    if result.batch_reason:
+        out.print(f"[red]The whole batch was refused:[/red] {result.batch_reason}")
+    out.print(f"response  -> {result.response_path}\ndecisions -> {result.decisions_path}")
+    out.print(f"done in {time.perf_counter() - started:.1f} s")
+
+
+@app.command()
+def synth(
+    persons: Annotated[int, typer.Option(min=1, help="Taxpayers in the master file.")] = 10_000,
+    requests: Annotated[int, typer.Option(min=1, help="Requests in the batch.")] = 1_000,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives byte-identical files.")] = 1,
+    out_dir: Annotated[Path, typer.Option("--out", help="Directory for the generated files.")] = Path(
+        "synth-out"
+    ),
+    fmt: Annotated[
+        Literal["csv", "parquet"], typer.Option("--format", help="Master file format.")
+    ] = "parquet",
+) -> None:
+    """Generate a hard synthetic master file, request batch, manifest and truth."""
+    from custodes.synth import generate
+
+    started = time.perf_counter()
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(), console=console
+    ) as bar:
+        task = bar.add_task("synthesising", total=1.0)
+
+        def report(message: str, fraction: float) -> None:
+            bar.update(task, completed=fraction, description=message)
+
+        summary = generate(persons, requests, seed, out_dir, fmt, progress=report)
+    out.print(f"[green]✓[/green] wrote {out_dir} in {time.perf_counter() - started:.1f} s")
+    out.print(summary)
+
+
+@app.command()
+def score(
+    truth: Annotated[Path, typer.Option(help="truth.csv written by `custodes synth`.")],
+    decisions: Annotated[Path, typer.Option(help="decisions.parquet written by `custodes verify`.")],
+    as_table: Annotated[bool, typer.Option("--table", help="Also print a readable summary table.")] = False,
+) -> None:
+    """Score decisions against the truth: precision, recall, wrongful disclosures, per category."""
+    from custodes.score import score as run_score
+
+    result = run_score(truth, decisions)
+    print(json.dumps(result, indent=2, sort_keys=True))
+    if as_table:
+        _print_score_table(result)
+
+
+bench_app = typer.Typer(help="Benchmarks; each writes JSON under bench/results/.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("pipeline")
+def bench_pipeline(
+    persons: Annotated[int, typer.Option(min=1)] = 1_000_000,
+    requests: Annotated[int, typer.Option(min=1)] = 100_000,
+    seed: Annotated[int, typer.Option()] = 1,
+    workdir: Annotated[Path, typer.Option(help="Scratch space for data, store and outputs.")] = Path(
+        "bench/data"
+    ),
+    results: Annotated[Path, typer.Option("--out", help="Where the JSON goes.")] = Path("bench/results"),
+) -> None:
+    """synth -> init -> master load -> verify -> score, each stage timed with its peak RSS."""
+    from custodes.bench.pipeline import run_pipeline_bench
+
+    report = run_pipeline_bench(persons, requests, seed, workdir, results)
+    print(json.dumps(report, indent=2, sort_keys=True))
+
+
+def _print_score_table(result: dict[str, object]) -> None:
+    headline = Table(title="linkage quality")
+    headline.add_column("measure")
+    headline.add_column("value", justify="right")
+    for key in (
+        "n_requests", "precision", "recall", "f1", "wrongful_disclosures", "wrongful_rate",
+        "refusal_precision", "refusal_recall", "address_status_accuracy",
+    ):  # fmt: skip
+        value = result.get(key)
+        headline.add_row(key, f"{value:.4f}" if isinstance(value, float) else str(value))
+    console.print(headline)
+    per_category = result.get("per_category")
+    if isinstance(per_category, dict):
+        cats = Table(title="per category")
+        columns = ["n", "match_correct", "wrongful", "ambiguous", "no_match", "refused", "recall"]
+        cats.add_column("category")
+        for col in columns:
+            cats.add_column(col, justify="right")
+        for name, row in sorted(per_category.items()):
+            if isinstance(row, dict):
+                cats.add_row(
+                    name,
+                    *(
+                        f"{row.get(c):.3f}" if isinstance(row.get(c), float) else str(row.get(c))
+                        for c in columns
+                    ),
+                )
+        console.print(cats)
+
+
+def _mount_optional() -> None:
+    """Mount sub-applications that live beside their modules."""
+    from custodes.ledger.cli import ledger_app, witness_app
+
+    app.add_typer(ledger_app, name="ledger")
+    app.add_typer(witness_app, name="witness")
+
+
+def main() -> None:
+    """Console entry point with custodes' exit codes (2: bad input, 1: other errors)."""
+    _mount_optional()
+    try:
+        app()
+    except UserInputError as exc:
+        console.print(f"[red]error:[/red] {exc.render()}", highlight=False)
+        sys.exit(2)
+    except CustodesError as exc:
+        console.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(1)
+
+
+__all__ = ["app", "load_settings", "main"]

@@ -1,0 +1,70 @@
+"""Response shaping: what the requesting agency receives, and nothing more.
+
+- Every row carries ``request_id`` and ``outcome``.
+- ``outcome`` is ``match``, ``no_match`` or ``refused``. An internal ``ambiguous`` goes out
+  as ``no_match``: telling the agency that several people on file resemble its subject
+  would itself disclose return information (26 USC 6103(b)(6)).
+- ``reason`` is filled only for ``refused`` rows, and names the request's own defect.
+- ``address_status`` (current / previous / not_on_file) only for ``match``.
+- Under the ``address_of_record`` profile, where the basis permits it, a match also carries
+  the address of record. No TIN, probability or candidate count ever leaves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import polars as pl
+
+from custodes.codes import Outcome
+
+VERIFY_ONLY = "verify_only"
+ADDRESS_OF_RECORD = "address_of_record"
+PROFILES = (VERIFY_ONLY, ADDRESS_OF_RECORD)
+
+RESPONSE_COLUMNS = ("request_id", "outcome", "reason", "address_status")
+ADDRESS_COLUMNS = ("street", "city", "state", "zip")
+
+
+def response_frame(
+    decisions: pl.DataFrame, profile: str, addresses: pl.DataFrame | None = None
+) -> pl.DataFrame:
+    """The agency's view of ``decisions`` (contract columns) under ``profile``.
+
+    ``addresses`` (tin + ``ADDRESS_COLUMNS``) is required for ``address_of_record``.
+    """
+    if profile not in PROFILES:
+        raise ValueError(f"unknown disclosure profile {profile!r}")
+    is_match = pl.col("outcome") == Outcome.MATCH.value
+    out = decisions.select(
+        "request_id",
+        pl.when(pl.col("outcome") == Outcome.AMBIGUOUS.value)
+        .then(pl.lit(Outcome.NO_MATCH.value))
+        .otherwise(pl.col("outcome"))
+        .alias("outcome"),
+        pl.when(pl.col("outcome") == Outcome.REFUSED.value).then(pl.col("reason")).alias("reason"),
+        pl.when(is_match).then(pl.col("address_status")).alias("address_status"),
+        "tin",
+    )
+    if profile == ADDRESS_OF_RECORD:
+        if addresses is None:
+            raise ValueError("the address_of_record profile needs the addresses of record")
+        out = out.join(addresses.select("tin", *ADDRESS_COLUMNS), on="tin", how="left", maintain_order="left")
+        out = out.with_columns(pl.when(is_match).then(pl.col(c)).alias(c) for c in ADDRESS_COLUMNS)
+    return out.drop("tin")
+
+
+def response_digests(response: pl.DataFrame) -> pl.Series:
+    """SHA-256 of each response row's canonical JSON: the record of what was disclosed."""
+    rows = response.to_dicts()
+    return pl.Series(
+        "response_sha256",
+        [
+            hashlib.sha256(
+                json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+            ).hexdigest()
+            for row in rows
+        ],
+        dtype=pl.Utf8,
+    )

@@ -1,0 +1,349 @@
+"""The Gateway: the one object that wires the stages, and the only place that knows their order.
+
+intake -> legal -> normalize -> link -> disclose -> account -> respond. The CLI and the
+service are thin wrappers around it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import duckdb
+import polars as pl
+from sqlalchemy import inspect
+
+from custodes.codes import Outcome, Reason
+from custodes.config import Settings, load_settings
+from custodes.contract import (
+    DECISION_COLUMNS,
+    Manifest,
+    check_record_count,
+    read_manifest,
+    read_master,
+    read_requests,
+    write_decisions,
+    write_response,
+)
+from custodes.disclose import ADDRESS_COLUMNS, ADDRESS_OF_RECORD, response_digests, response_frame
+from custodes.errors import DuplicateBatchError, StoreError
+from custodes.ledger import DecisionEntry, LedgerKeys, append_batch, create_keys, load_keys
+from custodes.ledger.keys import LedgerKeysExistError, LedgerKeysMissingError
+from custodes.legal import check_batch
+from custodes.legal.subjects import check_subjects
+from custodes.link import DuckDBLinker, IndexSummary, build_index
+from custodes.store import connect, upgrade
+from custodes.store.records import batch_exists, record_batch, record_master_load
+
+Progress = Callable[[str], None]
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What one verified batch produced."""
+
+    batch_id: str
+    agency: str
+    requests: int
+    counts: dict[tuple[str, str], int]
+    response_path: Path
+    decisions_path: Path
+    batch_reason: str | None
+    checkpoint: str | None
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+class Gateway:
+    """custodes as one object: store, matching index, policies and the accounting log."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._engine = connect(settings.store_url)
+
+    def close(self) -> None:
+        """Release database connections."""
+        self._engine.dispose()
+
+    # -- setup -------------------------------------------------------------------------
+    def init(self) -> list[str]:
+        """Create the home directory, the store schema and the ledger keys; idempotent."""
+        done = []
+        self.settings.home.mkdir(parents=True, exist_ok=True)
+        upgrade(self.settings.store_url)
+        done.append(f"store ready at {self._describe_store()}")
+        try:
+            create_keys(self.settings.home, self.settings.log_origin)
+            done.append(f"created signing key and custodian secret under {self.settings.home}")
+        except LedgerKeysExistError:
+            done.append("signing key and custodian secret already exist (kept)")
+        return done
+
+    def _describe_store(self) -> str:
+        return self._engine.url.render_as_string(hide_password=True)
+
+    def _keys(self) -> LedgerKeys:
+        try:
+            return load_keys(self.settings.home, self.settings.log_origin)
+        except LedgerKeysMissingError as exc:
+            raise StoreError(f"no ledger keys under {self.settings.home}: run `custodes init` first") from exc
+
+    # -- master ------------------------------------------------------------------------
+    def load_master(self, path: Path, *, progress: Progress | None = None) -> IndexSummary:
+        """Build the matching index from a master file, replacing the previous index atomically."""
+        self._require_store()
+        master = read_master(path).collect()
+        summary = build_index(
+            master,
+            self.settings.index_path,
+            progress=progress,
+            max_block_size=self.settings.linkage.max_block_size,
+        )
+        with self._engine.begin() as conn:
+            record_master_load(
+                conn,
+                source=str(path),
+                source_sha256=_sha256_file(path),
+                rows=summary.rows,
+                taxpayers=summary.taxpayers,
+                at=datetime.now(UTC),
+            )
+        return summary
+
+    def _require_store(self) -> None:
+        url = self._engine.url
+        missing_file = url.get_backend_name() == "sqlite" and not Path(url.database or "").exists()
+        if missing_file or not inspect(self._engine).has_table("batches"):
+            raise StoreError(f"no custodes store at {self._describe_store()}: run `custodes init` first")
+
+    # -- verification --------------------------------------------------------------------
+    def verify_batch(
+        self,
+        requests_path: Path,
+        manifest_path: Path,
+        out_dir: Path,
+        *,
+        now: datetime | None = None,
+        progress: Progress | None = None,
+    ) -> BatchResult:
+        """Run a whole batch through every stage and write the response and decisions.
+
+        Input errors (exit code 2) are raised before anything is written. The batch, its
+        decisions and its accounting entries are committed in one transaction, and the
+        output files are moved into place only after that commit.
+        """
+        say = progress or (lambda _msg: None)
+        now = now or datetime.now(UTC)
+        self._require_store()
+        say("reading the manifest and the batch")
+        manifest = read_manifest(manifest_path)
+        frame = read_requests(requests_path)
+        check_record_count(manifest, requests_path, frame)
+        with self._engine.connect() as conn:
+            if batch_exists(conn, manifest.agency, manifest.batch_id):
+                raise DuplicateBatchError(
+                    f"batch_id {manifest.batch_id!r} was already submitted by {manifest.agency}",
+                    file=str(manifest_path),
+                    column="batch_id",
+                    hint="batches are never merged or replaced: submit new requests under a new batch_id",
+                )
+
+        say("checking the legal basis of the batch")
+        verdict = check_batch(manifest, self.settings, now, frame.height)
+        basis = self.settings.bases.get(manifest.legal_basis)
+        if not verdict.allowed or basis is None:
+            reason = verdict.reason or Reason.INVALID_LEGAL_BASIS
+            decisions = self._refuse_all(frame, reason)
+            batch_reason: str | None = reason.value
+        else:
+            batch_reason = None
+            say("checking each subject's legal elements")
+            subject_reasons = check_subjects(frame, basis)
+            decisions = self._link(frame, subject_reasons, now=now, progress=say)
+
+        say("shaping the response")
+        addresses = None
+        if manifest.disclosure_profile == ADDRESS_OF_RECORD and batch_reason is None:
+            addresses = self._addresses_of_record(decisions)
+        response = response_frame(decisions, manifest.disclosure_profile, addresses)
+        decisions = decisions.with_columns(response_digests(response))
+        return self._commit(
+            manifest,
+            manifest_path,
+            requests_path,
+            frame,
+            decisions,
+            response,
+            batch_reason,
+            out_dir,
+            now,
+            say,
+        )
+
+    def _refuse_all(self, frame: pl.DataFrame, reason: Reason) -> pl.DataFrame:
+        return frame.select(
+            "request_id",
+            pl.lit(Outcome.REFUSED.value).alias("outcome"),
+            pl.lit(reason.value).alias("reason"),
+            pl.lit(None, pl.Utf8).alias("tin"),
+            pl.lit(None, pl.Float64).alias("match_probability"),
+            pl.lit(None, pl.Utf8).alias("address_status"),
+        )
+
+    def _link(
+        self, frame: pl.DataFrame, subject_reasons: pl.Series, *, now: datetime, progress: Progress
+    ) -> pl.DataFrame:
+        checked = frame.with_columns(subject_reasons.alias("_refusal"))
+        eligible = checked.filter(pl.col("_refusal").is_null())
+        linker = DuckDBLinker(self.settings.index_path, self.settings.linkage)
+        try:
+            result = linker.link(eligible.rename({"row_number": "rid"}), today=now.date(), progress=progress)
+        finally:
+            linker.close()
+        linked = result.decisions.rename({"rid": "row_number"})
+        return (
+            checked.select("row_number", "request_id", "_refusal")
+            .join(linked, on="row_number", how="left")
+            .sort("row_number")
+            .select(
+                "request_id",
+                pl.when(pl.col("_refusal").is_not_null())
+                .then(pl.lit(Outcome.REFUSED.value))
+                .otherwise(pl.col("outcome"))
+                .alias("outcome"),
+                pl.coalesce("_refusal", "reason").alias("reason"),
+                "tin",
+                "match_probability",
+                "address_status",
+            )
+        )
+
+    def _addresses_of_record(self, decisions: pl.DataFrame) -> pl.DataFrame:
+        tins = decisions.filter(pl.col("outcome") == Outcome.MATCH.value).select("tin")
+        con = duckdb.connect(str(self.settings.index_path), read_only=True)
+        try:
+            con.register("wanted", tins.to_arrow())
+            frame: pl.DataFrame = con.sql(
+                f"SELECT p.tin, {', '.join('p.' + c for c in ADDRESS_COLUMNS)} "  # noqa: S608
+                "FROM persons p JOIN wanted w ON w.tin = p.tin"
+            ).pl()
+        finally:
+            con.close()
+        return frame
+
+    def _commit(
+        self,
+        *,
+        manifest: Manifest,
+        requests_path: Path,
+        frame: pl.DataFrame,
+        decisions: pl.DataFrame,
+        response: pl.DataFrame,
+        batch_reason: str | None,
+        out_dir: Path,
+        now: datetime,
+        say: Progress,
+    ) -> BatchResult:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        response_path = out_dir / "response.csv"
+        decisions_path = out_dir / "decisions.parquet"
+        tmp_response = out_dir / f".response.csv.tmp-{os.getpid()}"
+        tmp_decisions = out_dir / f".decisions.parquet.tmp-{os.getpid()}"
+        write_response(response, tmp_response)
+        write_decisions(decisions.select(DECISION_COLUMNS), tmp_decisions)
+        checkpoint = None
+        try:
+            say("recording the batch and its accounting")
+            keys = self._keys() if self.settings.accounting else None
+            with self._engine.begin() as conn:
+                record_batch(
+                    conn,
+                    batch_id=manifest.batch_id,
+                    agency=manifest.agency,
+                    legal_basis=manifest.legal_basis,
+                    manifest_json=json.dumps(manifest.raw, sort_keys=True),
+                    manifest_sha256=manifest.sha256,
+                    requests_sha256=_sha256_file(requests_path),
+                    request_rows=frame,
+                    decision_rows=decisions,
+                    batch_reason=batch_reason,
+                    received_at=now,
+                    completed_at=datetime.now(UTC),
+                )
+                if keys is not None:
+                    signed = append_batch(
+                        conn,
+                        keys,
+                        self._batch_entry(manifest, batch_reason, now),
+                        self._entries(manifest, decisions, now),
+                    )
+                    checkpoint = signed.note
+        except BaseException:
+            tmp_response.unlink(missing_ok=True)
+            tmp_decisions.unlink(missing_ok=True)
+            raise
+        os.replace(tmp_response, response_path)
+        os.replace(tmp_decisions, decisions_path)
+        counts = decisions.group_by("outcome", "reason").len()
+        return BatchResult(
+            batch_id=manifest.batch_id,
+            agency=manifest.agency,
+            requests=frame.height,
+            counts={(o, r): n for o, r, n in counts.iter_rows()},
+            response_path=response_path,
+            decisions_path=decisions_path,
+            batch_reason=batch_reason,
+            checkpoint=checkpoint,
+        )
+
+    @staticmethod
+    def _batch_entry(manifest: Manifest, batch_reason: str | None, now: datetime) -> dict[str, object]:
+        return {
+            "kind": "batch",
+            "batch_id": manifest.batch_id,
+            "agency": manifest.agency,
+            "basis": manifest.legal_basis,
+            "statutory_authority": manifest.statutory_authority,
+            "manifest_sha256": manifest.sha256,
+            "signer": {"name": manifest.signed_by.name, "title": manifest.signed_by.title},
+            "profile": manifest.disclosure_profile,
+            "batch_reason": batch_reason,
+            "at": now.isoformat(),
+        }
+
+    @staticmethod
+    def _entries(manifest: Manifest, decisions: pl.DataFrame, now: datetime) -> list[DecisionEntry]:
+        return [
+            DecisionEntry(
+                batch_id=manifest.batch_id,
+                request_id=row["request_id"],
+                agency=manifest.agency,
+                basis=manifest.legal_basis,
+                outcome=row["outcome"],
+                reason=row["reason"],
+                profile=manifest.disclosure_profile,
+                disclosed_sha256=row["response_sha256"],
+                tin=row["tin"],
+                at=now,
+            )
+            for row in decisions.select(
+                "request_id", "outcome", "reason", "response_sha256", "tin"
+            ).iter_rows(named=True)
+        ]
+
+
+def open_gateway(settings: Settings | None = None) -> Gateway:
+    """A Gateway on the given settings, or on those read from the environment."""
+    return Gateway(settings or load_settings())

@@ -1,0 +1,110 @@
+"""Writing and reading batches, their request rows and decisions in the operational store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any
+
+import polars as pl
+from sqlalchemy import Connection, func, insert, select
+
+from custodes.store.schema import batches, decisions, master_loads, requests
+
+CHUNK = 20_000
+"""Rows per executemany call: bounded memory, few round trips."""
+
+REQUEST_FIELDS = (
+    "request_id", "first_name", "middle_name", "last_name", "dob", "street", "city", "state",
+    "zip", "tin", "case_reference",
+)  # fmt: skip
+
+
+def batch_exists(conn: Connection, agency: str, batch_id: str) -> bool:
+    """Whether this agency already submitted a batch with this id."""
+    found = conn.execute(
+        select(batches.c.id).where(batches.c.agency == agency, batches.c.batch_id == batch_id)
+    ).first()
+    return found is not None
+
+
+def _chunks(frame: pl.DataFrame) -> Iterator[list[dict[str, Any]]]:
+    for offset in range(0, frame.height, CHUNK):
+        yield frame.slice(offset, CHUNK).to_dicts()
+
+
+def record_batch(
+    conn: Connection,
+    *,
+    batch_id: str,
+    agency: str,
+    legal_basis: str,
+    manifest_json: str,
+    manifest_sha256: str,
+    requests_sha256: str,
+    request_rows: pl.DataFrame,
+    decision_rows: pl.DataFrame,
+    batch_reason: str | None,
+    received_at: datetime,
+    completed_at: datetime,
+) -> int:
+    """Insert one batch with all its request rows and decisions; returns its primary key.
+
+    Runs inside the caller's transaction, so the batch is stored whole or not at all.
+    """
+    pk = conn.execute(
+        insert(batches).values(
+            batch_id=batch_id,
+            agency=agency,
+            legal_basis=legal_basis,
+            status="decided",
+            manifest_json=manifest_json,
+            manifest_sha256=manifest_sha256,
+            requests_sha256=requests_sha256,
+            record_count=request_rows.height,
+            batch_reason=batch_reason,
+            received_at=received_at,
+            completed_at=completed_at,
+        )
+    ).inserted_primary_key
+    assert pk is not None
+    batch_pk = int(pk[0])
+    rows = request_rows.select(
+        pl.lit(batch_pk).alias("batch_pk"), pl.col("row_number").cast(pl.Int64), *REQUEST_FIELDS
+    )
+    for chunk in _chunks(rows):
+        conn.execute(insert(requests), chunk)
+    dec = decision_rows.select(
+        pl.lit(batch_pk).alias("batch_pk"),
+        "request_id",
+        "outcome",
+        "reason",
+        "tin",
+        "match_probability",
+        "address_status",
+        "response_sha256",
+    )
+    for chunk in _chunks(dec):
+        conn.execute(insert(decisions), chunk)
+    return batch_pk
+
+
+def record_master_load(
+    conn: Connection, *, source: str, source_sha256: str, rows: int, taxpayers: int, at: datetime
+) -> None:
+    """Note a master file loaded into the matching index."""
+    conn.execute(
+        insert(master_loads).values(
+            source=source, source_sha256=source_sha256, rows=rows, taxpayers=taxpayers, loaded_at=at
+        )
+    )
+
+
+def decision_counts(conn: Connection, batch_pk: int) -> dict[tuple[str, str], int]:
+    """(outcome, reason) -> count for one stored batch."""
+    rows = conn.execute(
+        select(decisions.c.outcome, decisions.c.reason, func.count())
+        .where(decisions.c.batch_pk == batch_pk)
+        .group_by(decisions.c.outcome, decisions.c.reason)
+    ).all()
+    return {(str(o), str(r)): int(n) for o, r, n in rows}

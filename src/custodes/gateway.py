@@ -180,16 +180,15 @@ class Gateway:
         response = response_frame(decisions, manifest.disclosure_profile, addresses)
         decisions = decisions.with_columns(response_digests(response))
         return self._commit(
-            manifest,
-            manifest_path,
-            requests_path,
-            frame,
-            decisions,
-            response,
-            batch_reason,
-            out_dir,
-            now,
-            say,
+            manifest=manifest,
+            requests_path=requests_path,
+            frame=frame,
+            decisions=decisions,
+            response=response,
+            batch_reason=batch_reason,
+            out_dir=out_dir,
+            now=now,
+            say=say,
         )
 
     def _refuse_all(self, frame: pl.DataFrame, reason: Reason) -> pl.DataFrame:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import polars as pl
 
 from custodes.codes import AddressStatus, Outcome, Reason
@@ -42,26 +43,27 @@ TF_COMPARISONS = (("first_name", "tf_first"), ("last_name", "tf_last"), ("addres
 """Comparisons whose top level is weighted by how common the agreeing value is."""
 
 
-def _weight_expr(weights: dict[str, list[float]], m: LevelTable) -> pl.Expr:
-    total = pl.lit(0.0)
+def candidate_weights(levels: pl.DataFrame, weights: dict[str, list[float]], m: LevelTable) -> np.ndarray:
+    """The summed log2 Bayes factor of every candidate pair (numpy: one gather per comparison)."""
+    total = np.zeros(levels.height)
     tf_columns = dict(TF_COMPARISONS)
     for name, per_level in weights.items():
-        level = pl.col(f"c_{name}")
-        plain = level.replace_strict(dict(enumerate(per_level)), return_dtype=pl.Float64)
+        level = levels.get_column(f"c_{name}").to_numpy()
+        plain = np.asarray(per_level)[level]
         if name not in tf_columns:
-            total = total + plain
+            total += plain
             continue
         # at exact agreement u is the share of taxpayers holding that very value; a
         # partial level may never outweigh exact agreement on the same candidate's value
         # by more than the m-ratio says (a misspelt ANNA is as likely as HANNA's twin)
         top = len(per_level) - 1
-        tf = pl.col(tf_columns[name])
-        top_w = pl.when(tf.is_not_null()).then(math.log2(m[name][top]) - tf.log(2)).otherwise(per_level[top])
-        capped = pl.lit(0.0)
-        for lv in range(top - 1, 1, -1):
-            ceiling = top_w - math.log2(m[name][top] / m[name][lv])
-            capped = pl.when(level == lv).then(pl.min_horizontal(per_level[lv], ceiling)).otherwise(capped)
-        total = total + pl.when(level == top).then(top_w).when(level >= 2).then(capped).otherwise(plain)
+        tf = levels.get_column(tf_columns[name]).fill_null(np.nan).to_numpy()
+        top_w = np.where(
+            np.isnan(tf), per_level[top], math.log2(m[name][top]) - np.log2(np.where(np.isnan(tf), 1.0, tf))
+        )
+        gap = np.asarray([math.log2(m[name][top] / m[name][lv]) if lv else 0.0 for lv in range(top + 1)])
+        capped = np.minimum(plain, top_w - gap[level])
+        total += np.where(level == top, top_w, np.where(level >= 2, capped, plain))
     return total
 
 
@@ -98,26 +100,41 @@ def _personal_evidence() -> pl.Expr:
 def score_candidates(
     levels: pl.DataFrame, m: LevelTable, u: LevelTable, *, taxpayers: int, prior: float
 ) -> pl.DataFrame:
-    """Each candidate pair with its weight ``w`` and posterior ``p`` within its request."""
+    """Each candidate pair, sorted by request then weight, with its weight ``w`` and posterior ``p``."""
     weights = level_weights(m, u)
-    log_prior = math.log2(prior / max(taxpayers, 1))
-    scored = levels.with_columns(
-        (_weight_expr(weights, m) - _generation_penalty()).alias("w"),
-        _personal_evidence().alias("eligible"),
-    ).with_columns((pl.col("w") + log_prior).alias("_lo"))
-    # posterior in log space: p_i = 2^lo_i / ((1-q) + sum_j 2^lo_j)
-    top = pl.col("_lo").max().over("rid")
-    none_term = pl.lit(math.log2(1 - prior))
-    shift = pl.max_horizontal(top, none_term)
-    denom = (2 ** (none_term - shift)) + (2 ** (pl.col("_lo") - shift)).sum().over("rid")
-    return scored.with_columns(((2 ** (pl.col("_lo") - shift)) / denom).alias("p")).drop("_lo")
+    w = candidate_weights(levels, weights, m)
+    scored = levels.with_row_index("_row").with_columns(
+        pl.Series("w", w), _personal_evidence().alias("eligible")
+    )
+    # generational suffixes are rare in requests: weigh them only where one is given
+    suffixed = scored.filter(
+        pl.col("rid").is_in(scored.filter(pl.col("r_suffix").is_not_null())["rid"].unique())
+    )
+    if suffixed.height:
+        penalty = suffixed.select("_row", _generation_penalty().alias("_pen"))
+        w[penalty["_row"].to_numpy()] -= penalty["_pen"].to_numpy()
+        scored = scored.with_columns(pl.Series("w", w))
+    scored = scored.sort(["rid", "w", "tin"], descending=[False, True, False]).drop("_row")
+    # posterior in log space, per request: p_i = 2^lo_i / ((1-q) + sum_j 2^lo_j)
+    rid = scored["rid"].to_numpy()
+    lo = scored["w"].to_numpy() + math.log2(prior / max(taxpayers, 1))
+    starts = np.flatnonzero(np.r_[True, rid[1:] != rid[:-1]]) if rid.size else np.zeros(0, dtype=np.int64)
+    sizes = np.diff(np.r_[starts, rid.size])
+    none_term = math.log2(1 - prior)
+    shift = np.repeat(np.maximum(lo[starts] if rid.size else lo, none_term), sizes)  # sorted: first is max
+    terms = np.exp2(lo - shift)
+    denom = np.repeat(np.add.reduceat(terms, starts) if rid.size else terms, sizes) + np.exp2(
+        none_term - shift
+    )
+    return scored.with_columns(pl.Series("p", terms / denom))
 
 
 def decide_outcomes(scored: pl.DataFrame, rids: pl.Series, config: LinkageConfig) -> pl.DataFrame:
-    """One decision per request id in ``rids``: outcome, reason, tin, probability, status."""
-    ranked = scored.sort(["rid", "w", "tin"], descending=[False, True, False]).with_columns(
-        pl.int_range(pl.len()).over("rid").alias("rank")
-    )
+    """One decision per request id in ``rids``: outcome, reason, tin, probability, status.
+
+    ``scored`` comes from ``score_candidates``: sorted by request, best candidate first.
+    """
+    ranked = scored.with_columns(pl.int_range(pl.len()).over("rid").alias("rank"))
     plausible = ranked.filter(pl.col("p") >= config.plausible_threshold).group_by("rid").len("n_plausible")
     second = ranked.filter(pl.col("rank") == 1).select("rid", pl.col("w").alias("w2"))
     best = (

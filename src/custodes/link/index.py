@@ -87,8 +87,14 @@ def build_index(
     )
 
     say("normalising every address on file")
+    # an address filed from in several years is one address: normalise each once
+    distinct_filed = (
+        by_year.filter(pl.col("street").is_not_null())
+        .group_by("tin", *RAW_ADDRESS)
+        .agg(pl.col("tax_year").max())
+    )
     filed = normalize_addresses(
-        by_year.select("tin", "tax_year", *RAW_ADDRESS).filter(pl.col("street").is_not_null()),
+        distinct_filed,
         "street",
         "zip",
         "city",

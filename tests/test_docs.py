@@ -1,0 +1,42 @@
+"""Documentation that must match the code (the datasette habit): every command and config key."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from pathlib import Path
+
+import typer.main
+
+from custodes.cli import _mount_optional, app
+from custodes.config import LinkageConfig
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
+
+def _command_paths(group: typer.Typer, prefix: str = "custodes") -> list[str]:
+    command = typer.main.get_command(group)
+    out: list[str] = []
+
+    def walk(cmd: object, path: str) -> None:
+        subcommands = getattr(cmd, "commands", None)
+        if subcommands:
+            for name, sub in subcommands.items():
+                walk(sub, f"{path} {name}")
+        else:
+            out.append(path)
+
+    walk(command, prefix)
+    return out
+
+
+def test_every_command_is_documented_in_the_user_guide() -> None:
+    _mount_optional()
+    guide = "\n".join(p.read_text(encoding="utf-8") for p in DOCS.glob("*.md"))
+    missing = [path for path in _command_paths(app) if f"`{path}" not in guide]
+    assert missing == [], f"undocumented commands: {missing}"
+
+
+def test_every_linkage_setting_is_documented() -> None:
+    guide = (DOCS / "user-guide.md").read_text(encoding="utf-8")
+    missing = [f.name for f in fields(LinkageConfig) if f.name not in guide]
+    assert missing == []

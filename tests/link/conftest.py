@@ -24,6 +24,7 @@ MASTER_ROWS = [
     ("723456789", "William", "", "Baker", "1955-09-09", "PO Box 77", "Urbana", "IL", "61801", 2024),
     ("823456789", "Daniel", "", "Ortiz", "1999-01-02", "5 Birch Ct", "Elgin", "IL", "60120", 2024),
     ("923456781", "Danielle", "", "Ortiz", "1999-01-02", "5 Birch Ct", "Elgin", "IL", "60120", 2024),
+    ("133456789", "Paul", "", "Novak", "1980-01-01", "3 Fir St", "Joliet", "IL", "60431", 2024),
 ]  # fmt: skip
 COLUMNS = [
     "tin",

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 import polars as pl
-from tests.link.conftest import TODAY, request_frame
 
 from custodes.link import DuckDBLinker
+from tests.link.conftest import TODAY, request_frame
 
 
 def decide(linker: DuckDBLinker, *rows: tuple[object, ...]) -> list[dict[str, object]]:
@@ -32,7 +32,7 @@ def test_twins_are_told_apart_by_first_name_only_when_it_is_given(linker: DuckDB
 def test_a_misspelling_that_fits_both_twins_is_ambiguous(linker: DuckDBLinker) -> None:
     (d,) = decide(
         linker,
-        (1, "Daniele", "", "Ortiz", "1999-01-02", "5 Birch Court", "Elgin", "IL", "60120", ""),
+        (1, "Danie", "", "Ortiz", "1999-01-02", "5 Birch Court", "Elgin", "IL", "60120", ""),
     )
     assert d["outcome"] == "ambiguous"
     assert d["tin"] is None
@@ -124,3 +124,19 @@ def test_every_request_gets_exactly_one_decision(linker: DuckDBLinker) -> None:
     assert decisions.get_column("rid").to_list() == list(range(5))
     assert set(decisions.get_column("outcome")) == {"no_match"}
     assert decisions.filter(pl.col("reason") == "no_candidate").height == 5
+
+
+def test_the_other_gender_form_of_a_name_is_a_different_person(linker: DuckDBLinker) -> None:
+    # Paula, a twin sister not on file, is not a misspelling of Paul
+    (d,) = decide(linker, (1, "Paula", "", "Novak", "1980-01-01", "3 Fir St", "Joliet", "IL", "60431", ""))
+    assert d["outcome"] == "no_match"
+    (control,) = decide(
+        linker, (1, "Paul", "", "Novak", "1980-01-01", "3 Fir St", "Joliet", "IL", "60431", "")
+    )
+    assert (control["outcome"], control["tin"]) == ("match", "133456789")
+
+
+def test_a_name_alone_never_identifies_a_person(linker: DuckDBLinker) -> None:
+    (d,) = decide(linker, (1, "Jose", "Luis", "Garcia Lopez", "", "1 Other Rd", "Peoria", "IL", "61602", ""))
+    assert d["outcome"] == "no_match"
+    assert d["tin"] is None

@@ -24,13 +24,28 @@ JW_NAME = 0.88
 """Jaro-Winkler similarity above which two names count as a misspelling of each other."""
 JW_STREET = 0.88
 
+GENDERED_ENDINGS = ("A", "E", "IA", "INA", "INE", "ELLE", "ETTE", "O")
+"""Endings that turn one given name into its other-gender form (PAUL/PAULA, ERIC/ERICA,
+DANIEL/DANIELLE, JOSE/JOSEFINA is not covered): such pairs are different names, not typos."""
+
+
+def _gendered_pair(a: str, b: str) -> str:
+    endings = ", ".join(f"'{e}'" for e in GENDERED_ENDINGS)
+    return f"""(length({a}) <> length({b})
+           AND (starts_with({a}, {b}) OR starts_with({b}, {a}))
+           AND least(length({a}), length({b})) >= 3
+           AND CASE WHEN length({a}) > length({b}) THEN substr({a}, length({b}) + 1)
+                    ELSE substr({b}, length({a}) + 1) END IN ({endings}))"""
+
+
 FIRST_NAME = Comparison(
     "first_name",
     ("missing", "different", "initial", "fuzzy", "nickname", "exact"),
     f"""CASE
       WHEN r.first_tok IS NULL OR m.first_tok IS NULL THEN 0
       WHEN r.first_tok = m.first_tok THEN 5
-      WHEN list_has_any(r.first_keys, m.first_keys) THEN 4
+      WHEN {_gendered_pair("r.first_tok", "m.first_tok")} THEN 1
+      WHEN list_contains(m.first_keys, r.first_tok) OR list_contains(r.first_keys, m.first_tok) THEN 4
       WHEN length(r.first_tok) > 1 AND length(m.first_tok) > 1
            AND jaro_winkler_similarity(r.first_tok, m.first_tok) >= {JW_NAME} THEN 3
       WHEN (length(r.first_tok) = 1 OR length(m.first_tok) = 1)

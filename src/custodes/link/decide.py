@@ -12,9 +12,10 @@ posterior and neither reaches the threshold. A ``match`` needs all of:
 
 - ``p_best >= match_threshold``;
 - a lead of ``margin`` bits over the runner-up;
-- personal evidence: a compatible first name, no contradicting dob, and a compatible
-  surname, unless the TIN agrees exactly (address and surname alone are shared by a
-  household and never identify a person).
+- personal evidence: a compatible first name, no contradicting dob, a compatible surname,
+  and something that ties the name to this person (a dob, a TIN or an address that
+  agrees), unless the TIN agrees exactly. Address and surname alone are shared by a
+  household, and a name alone is shared by namesakes: neither identifies a person.
 
 Two or more candidates with ``p >= plausible_threshold`` give ``ambiguous``; otherwise
 ``no_match``.
@@ -94,7 +95,9 @@ def _personal_evidence() -> pl.Expr:
     tin_exact = pl.col("c_tin") == 3
     names_ok = (pl.col("c_first_name") >= 3) & (pl.col("c_last_name") >= 2)
     dob_ok = pl.col("c_dob") != 1
-    return (tin_exact & (pl.col("c_first_name") >= 2)) | (names_ok & dob_ok)
+    # a name is not an identity: it must be tied to the person by a dob, a TIN or an address
+    anchored = (pl.col("c_dob") >= 3) | (pl.col("c_tin") >= 2) | (pl.col("c_address") >= 3)
+    return (tin_exact & (pl.col("c_first_name") >= 2)) | (names_ok & dob_ok & anchored)
 
 
 def score_candidates(

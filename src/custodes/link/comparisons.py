@@ -24,18 +24,23 @@ JW_NAME = 0.88
 """Jaro-Winkler similarity above which two names count as a misspelling of each other."""
 JW_STREET = 0.88
 
-GENDERED_ENDINGS = ("A", "E", "IA", "INA", "INE", "ELLE", "ETTE", "O")
+GENDERED_ENDINGS = ("A", "E", "IA", "INA", "INE", "LE", "ELLE", "ETTE", "O")
 """Endings that turn one given name into its other-gender form (PAUL/PAULA, ERIC/ERICA,
-DANIEL/DANIELLE, JOSE/JOSEFINA is not covered): such pairs are different names, not typos."""
+DANIEL/DANIELLE); a final O/A swap does too (FRANCISCO/FRANCISCA, MARIO/MARIA). Such pairs
+are different names, not typos."""
 
 
 def _gendered_pair(a: str, b: str) -> str:
     endings = ", ".join(f"'{e}'" for e in GENDERED_ENDINGS)
-    return f"""(length({a}) <> length({b})
+    added = f"""(length({a}) <> length({b})
            AND (starts_with({a}, {b}) OR starts_with({b}, {a}))
            AND least(length({a}), length({b})) >= 3
            AND CASE WHEN length({a}) > length({b}) THEN substr({a}, length({b}) + 1)
                     ELSE substr({b}, length({a}) + 1) END IN ({endings}))"""
+    swapped = f"""(length({a}) = length({b}) AND length({a}) >= 4
+           AND left({a}, length({a}) - 1) = left({b}, length({b}) - 1)
+           AND list_sort([right({a}, 1), right({b}, 1)]) = ['A', 'O'])"""
+    return f"({added} OR {swapped})"
 
 
 FIRST_NAME = Comparison(

@@ -15,7 +15,9 @@ posterior and neither reaches the threshold. A ``match`` needs all of:
 - personal evidence: a compatible first name, no contradicting dob, a compatible surname,
   and something that ties the name to this person (a dob, a TIN or an address that
   agrees), unless the TIN agrees exactly. Address and surname alone are shared by a
-  household, and a name alone is shared by namesakes: neither identifies a person.
+  household, and a name alone is shared by namesakes: neither identifies a person. At an
+  address the request shares with the candidate, a merely misspelt first name needs the
+  TIN as well: it cannot tell the person from a co-resident with a similar name.
 
 Two or more candidates with ``p >= plausible_threshold`` give ``ambiguous``; otherwise
 ``no_match``.
@@ -97,7 +99,10 @@ def _personal_evidence() -> pl.Expr:
     dob_ok = pl.col("c_dob") != 1
     # a name is not an identity: it must be tied to the person by a dob, a TIN or an address
     anchored = (pl.col("c_dob") >= 3) | (pl.col("c_tin") >= 2) | (pl.col("c_address") >= 3)
-    return (tin_exact & (pl.col("c_first_name") >= 2)) | (names_ok & dob_ok & anchored)
+    # at a shared address a misspelt first name cannot tell the person from a co-resident
+    # with a similar name (Mark/Mary, twins Francisco/Francisca): it needs the TIN too
+    told_apart = (pl.col("c_address") < 3) | (pl.col("c_first_name") >= 4) | (pl.col("c_tin") >= 2)
+    return (tin_exact & (pl.col("c_first_name") >= 2)) | (names_ok & dob_ok & anchored & told_apart)
 
 
 def score_candidates(

@@ -103,6 +103,13 @@ DOB = Comparison(
 )
 """A typo is one digit off, day and month swapped, or two adjacent digits transposed."""
 
+DOB_COMPATIBLE = """(r.dob_s IS NULL OR m.dob_s IS NULL
+      OR hamming(r.dob_s, m.dob_s) <= 2
+      OR (left(r.dob_s, 4) = left(m.dob_s, 4) AND substr(r.dob_s, 5, 2) = substr(m.dob_s, 7, 2)
+          AND substr(r.dob_s, 7, 2) = substr(m.dob_s, 5, 2)))"""
+"""Dates of birth that could be one person's: either missing, at most two digits apart, or
+day and month swapped. A pair outside this (and without the same TIN) is never a match."""
+
 TIN = Comparison(
     "tin",
     ("missing", "different", "one_edit", "exact"),

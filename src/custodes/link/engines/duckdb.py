@@ -13,6 +13,7 @@ import polars as pl
 from custodes.config import LinkageConfig
 from custodes.errors import StoreError
 from custodes.link.blocking import candidate_pairs_sql
+from custodes.link.comparisons import DOB_COMPATIBLE
 from custodes.link.decide import decide_outcomes, score_candidates
 from custodes.link.features import pair_levels_sql
 from custodes.link.model import LevelTable, estimate_m, u_table
@@ -75,16 +76,25 @@ class DuckDBLinker:
             )
             # every co-resident of a candidate is a rival too: a twin, a parent or a child
             # at the same address must be seen before anyone is chosen
+            # then drop pairs whose dobs contradict each other (and whose TINs differ):
+            # such a candidate can be neither the match nor a plausible rival, and
+            # comparing it in full is most of the cost
             con.execute(
-                """
+                f"""
                 CREATE OR REPLACE TEMP TABLE pairs AS
-                SELECT rid, tin FROM hits
-                UNION
-                SELECT h.rid, p2.tin
-                FROM hits h
-                JOIN persons p1 ON p1.tin = h.tin
-                JOIN tf_addr t ON t.addr_key = p1.addr_key AND t.n <= ?
-                JOIN persons p2 ON p2.addr_key = p1.addr_key
+                SELECT c.rid, c.tin
+                FROM (
+                  SELECT rid, tin FROM hits
+                  UNION
+                  SELECT h.rid, p2.tin
+                  FROM hits h
+                  JOIN persons p1 ON p1.tin = h.tin
+                  JOIN tf_addr t ON t.addr_key = p1.addr_key AND t.n <= ?
+                  JOIN persons p2 ON p2.addr_key = p1.addr_key
+                ) c
+                JOIN req r ON r.rid = c.rid
+                JOIN persons m ON m.tin = c.tin
+                WHERE r.tin9 = m.tin9 OR {DOB_COMPATIBLE}
                 """,
                 [HOUSEHOLD_LIMIT],
             )

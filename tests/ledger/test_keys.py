@@ -27,8 +27,9 @@ def test_keys_are_created_private_and_load_back(home: Path) -> None:
 
 def test_existing_keys_are_never_overwritten(home: Path) -> None:
     before = (key_dir(home) / SIGNING_KEY_FILE).read_text()
-    with pytest.raises(LedgerError, match="never overwritten"):
+    with pytest.raises(LedgerError, match="never overwritten") as info:
         create_keys(home, ORIGIN)
+    assert isinstance(info.value, FileExistsError)
     assert (key_dir(home) / SIGNING_KEY_FILE).read_text() == before
 
 
@@ -39,8 +40,9 @@ def test_a_bad_origin_creates_nothing(tmp_path: Path) -> None:
 
 
 def test_missing_keys_say_to_run_init(tmp_path: Path) -> None:
-    with pytest.raises(LedgerError, match="custodes init"):
+    with pytest.raises(LedgerError, match="custodes init") as info:
         load_keys(tmp_path, ORIGIN)
+    assert isinstance(info.value, FileNotFoundError)
 
 
 def test_keys_readable_by_others_are_refused(home: Path) -> None:

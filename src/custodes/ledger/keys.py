@@ -24,6 +24,14 @@ CUSTODIAN_SECRET_FILE = "custodian.secret"  # noqa: S105 - a file name
 SECRET_SIZE = 32
 
 
+class LedgerKeysExistError(LedgerError, FileExistsError):
+    """The keys already exist; they are never overwritten (also a ``FileExistsError``)."""
+
+
+class LedgerKeysMissingError(LedgerError, FileNotFoundError):
+    """A key file is missing (also a ``FileNotFoundError``): run ``custodes init``."""
+
+
 @dataclass(frozen=True)
 class LedgerKeys:
     """What appending to the log needs: its origin, signing key and custodian secret."""
@@ -58,7 +66,7 @@ def create_keys(home: Path, origin: str) -> None:
     paths = [directory / SIGNING_KEY_FILE, directory / CUSTODIAN_SECRET_FILE]
     existing = [str(path) for path in paths if path.exists()]
     if existing:
-        raise LedgerError(
+        raise LedgerKeysExistError(
             f"ledger keys already exist ({', '.join(existing)}); they are never overwritten, "
             "because checkpoints signed with them would no longer verify"
         )
@@ -73,7 +81,9 @@ def _read_secret(path: Path) -> str:
     try:
         mode = path.stat().st_mode
     except FileNotFoundError as exc:
-        raise LedgerError(f"{path} is missing: run `custodes init` to create the ledger keys") from exc
+        raise LedgerKeysMissingError(
+            f"{path} is missing: run `custodes init` to create the ledger keys"
+        ) from exc
     if stat.S_IMODE(mode) & 0o077:
         raise LedgerError(f"{path} is readable by others: run `chmod 600 {path}`")
     return path.read_text(encoding="ascii").removesuffix("\n")

@@ -1,0 +1,136 @@
+"""Per-subject legal elements: one set of predicates, decided twice.
+
+``subject_facts`` computes, for every row, the facts the law turns on (is there a name? a
+deliverable street? an acceptable TIN? a case reference?). Batches decide on them with a
+vectorised rule (``check_subjects``); single requests decide on them with the Cedar
+policies in ``subject.cedar`` (``check_subject``). A test holds both to the same answer.
+
+What each fact accepts:
+
+- **name_present**: first and last name each hold a letter and are not a placeholder
+  (``UNKNOWN``, ``N/A``, ``NONE``, ``FNU``/``LNU`` "first/last name unknown", ``NFN``/``NLN``,
+  ``TBD``, ``REFUSED``, ``X``/``XXX``, ``TEST``), nor made only of such words.
+- **street_present / street_deliverable**: see ``custodes.legal.addresses``.
+- **tin_acceptable**: a blank TIN is fine (it is optional). A given TIN must be nine digits
+  once dashes and spaces are removed, and possible: never area 000 or 666, group 00, or
+  serial 0000; an area 9xx is an ITIN, whose group must be 50-65, 70-88, 90-92 or 94-99
+  (the IRS ranges). A right TIN never stands in for the address element.
+- **case_reference_present**: not blank; required only where the basis says so.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import polars as pl
+
+from custodes.codes import SUBJECT_REASONS, Reason
+from custodes.config import BasisRule
+from custodes.legal.addresses import deliverable_streets
+from custodes.legal.batch import basis_entity
+from custodes.legal.cedar import entity, load_policies, refusals
+
+SUBJECT_COLUMNS: tuple[str, ...] = ("first_name", "last_name", "street", "tin", "case_reference")
+"""The request columns the per-subject elements read."""
+
+FACTS: tuple[str, ...] = (
+    "name_present", "street_present", "street_deliverable", "tin_acceptable", "case_reference_present",
+)  # fmt: skip
+
+PLACEHOLDER_NAME_WORDS: tuple[str, ...] = (
+    "UNKNOWN", "UNK", "UNKN", "NONE", "NULL", "NIL", "N/A", "N\\.A\\.?", "FNU", "LNU", "NFN", "NLN",
+    "NMN", "TBD", "REFUSED", "NOT PROVIDED", "NO NAME", "NONAME", "X+", "TEST", "DUMMY", "FAKE",
+)  # fmt: skip
+"""Regular-expression alternatives for names that say the name is not known."""
+
+_PLACEHOLDER_NAME = r"^(?:(?:" + "|".join(PLACEHOLDER_NAME_WORDS) + r")(?:[\s.,;:/-]+|$))+$"
+
+_ITIN_GROUPS = ((50, 65), (70, 88), (90, 92), (94, 99))
+
+
+def _text(column: str) -> pl.Expr:
+    text = pl.col(column).str.strip_chars()
+    return pl.when(text.str.len_bytes() > 0).then(text)
+
+
+def _name_ok(column: str) -> pl.Expr:
+    text = _text(column)
+    return (text.str.contains(r"\p{L}") & ~text.str.to_uppercase().str.contains(_PLACEHOLDER_NAME)).fill_null(
+        False
+    )
+
+
+def tin_acceptable(column: str = "tin") -> pl.Expr:
+    """A blank TIN, or a TIN that can exist (see the module docstring)."""
+    tin = _text(column)
+    digits = tin.str.replace_all(r"[\s-]", "")
+    area, group, serial = digits.str.slice(0, 3), digits.str.slice(3, 2), digits.str.slice(5, 4)
+    group_number = group.cast(pl.Int32, strict=False)
+    itin_group = pl.any_horizontal(group_number.is_between(lo, hi) for lo, hi in _ITIN_GROUPS)
+    ssn_parts = (area != "000") & (area != "666") & (group != "00")
+    possible = (
+        digits.str.contains(r"^[0-9]{9}$")
+        & (serial != "0000")
+        & pl.when(area.str.starts_with("9")).then(itin_group).otherwise(ssn_parts)
+    )
+    return tin.is_null() | possible.fill_null(False)
+
+
+def subject_facts(frame: pl.DataFrame) -> pl.DataFrame:
+    """One row of boolean ``FACTS`` per row of ``frame`` (request columns; absent ones are blank)."""
+    source = frame.select(
+        pl.col(c).cast(pl.Utf8) if c in frame.columns else pl.lit(None, pl.Utf8).alias(c)
+        for c in SUBJECT_COLUMNS
+    )
+    return source.select(
+        (_name_ok("first_name") & _name_ok("last_name")).alias("name_present"),
+        _text("street").is_not_null().alias("street_present"),
+        tin_acceptable().alias("tin_acceptable"),
+        _text("case_reference").is_not_null().alias("case_reference_present"),
+    ).insert_column(2, deliverable_streets(source["street"]))
+
+
+def _reason_rule(requires_case_reference: bool) -> pl.Expr:
+    failed = {
+        Reason.MISSING_NAME: ~pl.col("name_present"),
+        Reason.MISSING_ADDRESS: ~pl.col("street_present"),
+        Reason.PLACEHOLDER_ADDRESS: pl.col("street_present") & ~pl.col("street_deliverable"),
+        Reason.INVALID_TIN: ~pl.col("tin_acceptable"),
+        Reason.MISSING_CASE_REFERENCE: pl.lit(requires_case_reference) & ~pl.col("case_reference_present"),
+    }
+    rule: pl.Expr = pl.lit(None, pl.Utf8)
+    for reason in reversed(SUBJECT_REASONS):
+        rule = pl.when(failed[reason]).then(pl.lit(reason.value)).otherwise(rule)
+    return rule
+
+
+def check_subjects(frame: pl.DataFrame, basis: BasisRule) -> pl.Series:
+    """For each row of ``frame``, the first failed element in ``SUBJECT_REASONS`` order, or null."""
+    facts = subject_facts(frame)
+    return facts.select(_reason_rule(basis.requires_case_reference).alias("subject_reason"))["subject_reason"]
+
+
+def subject_refusals(row: Mapping[str, str | None], basis: BasisRule) -> tuple[Reason, ...]:
+    """Every failed element of one subject, in ``SUBJECT_REASONS`` order, decided by Cedar."""
+    frame = pl.DataFrame(
+        {c: [row.get(c)] for c in SUBJECT_COLUMNS}, schema=dict.fromkeys(SUBJECT_COLUMNS, pl.Utf8)
+    )
+    facts = subject_facts(frame).row(0, named=True)
+    return refusals(
+        load_policies("subject", SUBJECT_REASONS),
+        action="check_subject",
+        principal=("Subject", "subject"),
+        resource=("Basis", basis.name),
+        context={name: bool(facts[name]) for name in FACTS},
+        entities=[
+            entity("Registry", "bases"),
+            entity("Subject", "subject"),
+            basis_entity(basis.name, basis, suspended=False),
+        ],
+    )
+
+
+def check_subject(row: Mapping[str, str | None], basis: BasisRule) -> Reason | None:
+    """One subject's refusal reason under ``basis`` (the first failed element), or None."""
+    reasons = subject_refusals(row, basis)
+    return reasons[0] if reasons else None

@@ -103,6 +103,8 @@ STREET_TYPE_WORDS: frozenset[str] = frozenset(
 after a directional, where usaddress may read them as the street's type."""
 
 _NAME_LABELS = frozenset({"StreetName", "BuildingName", "LandmarkName"})
+_CONTEXT = ", SPRINGFIELD, IL 62701"
+"""A neutral city, state and ZIP appended before parsing (see ``usaddress_accepts``)."""
 _REAL_NUMBER = re.compile(r"[1-9]")
 _LETTER = re.compile(r"[^\W\d_]")
 
@@ -138,7 +140,11 @@ def usaddress_accepts(normalised: str) -> bool:
     """Whether usaddress finds a house number and a street name, or a PO Box and its number."""
     if not (_REAL_NUMBER.search(normalised) and _LETTER.search(normalised)):
         return False
-    parsed = usaddress.parse(normalised)
+    # parsed alone, a street line lacks the context usaddress was trained on and it labels
+    # "634 RIDGE" or "180 9TH" as unit numbers; a fixed city line after it restores the
+    # context, and only the street line's own tokens are judged
+    own = len(normalised.split())
+    parsed = [(token.rstrip(","), label) for token, label in usaddress.parse(normalised + _CONTEXT)[:own]]
     numbers = [token for token, label in parsed if label == "AddressNumber"]
     names = [token for token, label in parsed if label in _NAME_LABELS]
     box_type = "".join(token for token, label in parsed if label == "USPSBoxType")

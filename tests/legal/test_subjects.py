@@ -1,0 +1,119 @@
+"""Per-subject legal elements: vectorised for batches, Cedar for single requests, same answers."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from custodes.codes import Reason
+from custodes.config import I2, BasisRule, Settings
+from custodes.legal.subjects import SUBJECT_COLUMNS, check_subject, check_subjects
+
+BASIS = Settings().bases[I2]
+STRICT = BasisRule(name=I2, signer_titles=BASIS.signer_titles, requires_case_reference=True)
+
+GOOD = {"first_name": "Ana", "last_name": "Reyes", "street": "12 Elm St", "tin": "", "case_reference": ""}
+
+
+def frame(rows: list[dict[str, str | None]]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=dict.fromkeys(SUBJECT_COLUMNS, pl.Utf8))
+
+
+PLACEHOLDER_STREETS = [
+    "Failed to Provide", "Unknown Address", "UNKNOWN", "NONE", "N/A", "General Delivery",
+    "See attached", "Don't Care 12345", "Dont Care", "12345", "00000", "?", "123 Fake St",
+    "Homeless", "Refused", "No address given", "TBD", "Same as above", "Not Available", "unk",
+    "---", "xxx", "Banana Keyboard", "0 Main St", "1 Main St",
+]  # fmt: skip
+REAL_STREETS = [
+    "1234 N Main St Apt 5", "PO Box 77", "P.O. Box 1846", "12B Elm Street", "4500-A Ocean Blvd",
+    "634 RIDGE", "180 9th", "233 1/2 Beach Av", "9190 E Park # 31", "5695 RIDGE, APARTMENT 8",
+    "2255 5TH APARTMENT C", "504 BEACH AVN", "77 Avenue of the Americas", "1 Rue de la Paix",
+    "17440 E ABBEY STREET", "15616  Chestnut Drive",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("street", PLACEHOLDER_STREETS)
+def test_placeholder_and_non_deliverable_streets_are_refused(street: str) -> None:
+    row = {**GOOD, "street": street}
+    assert check_subjects(frame([row]), BASIS).to_list() == [Reason.PLACEHOLDER_ADDRESS.value]
+    assert check_subject(row, BASIS) is Reason.PLACEHOLDER_ADDRESS
+
+
+@pytest.mark.parametrize("street", REAL_STREETS)
+def test_real_street_forms_are_deliverable(street: str) -> None:
+    row = {**GOOD, "street": street}
+    assert check_subjects(frame([row]), BASIS).to_list() == [None]
+
+
+def test_a_correct_tin_never_substitutes_for_the_address() -> None:
+    row = {**GOOD, "street": "Unknown Address", "tin": "123-45-6789"}
+    assert check_subject(row, BASIS) is Reason.PLACEHOLDER_ADDRESS
+
+
+@pytest.mark.parametrize(
+    ("change", "reason"),
+    [
+        ({"first_name": ""}, Reason.MISSING_NAME),
+        ({"last_name": "  "}, Reason.MISSING_NAME),
+        ({"first_name": "FNU"}, Reason.MISSING_NAME),
+        ({"last_name": "Unknown"}, Reason.MISSING_NAME),
+        ({"street": ""}, Reason.MISSING_ADDRESS),
+        ({"street": None}, Reason.MISSING_ADDRESS),
+        ({"tin": "12345678"}, Reason.INVALID_TIN),
+        ({"tin": "12345678A"}, Reason.INVALID_TIN),
+        ({"tin": "000-12-3456"}, Reason.INVALID_TIN),
+        ({"tin": "666123456"}, Reason.INVALID_TIN),
+        ({"tin": "123006789"}, Reason.INVALID_TIN),
+        ({"tin": "123450000"}, Reason.INVALID_TIN),
+        ({"tin": "912-45-6789"}, Reason.INVALID_TIN),
+    ],
+)
+def test_each_subject_element_refuses_with_its_own_code(change: dict[str, str], reason: Reason) -> None:
+    row = {**GOOD, **change}
+    assert check_subjects(frame([row]), BASIS).to_list() == [reason.value]
+    assert check_subject(row, BASIS) is reason
+
+
+@pytest.mark.parametrize("tin", ["", "123-45-6789", "123 45 6789", "912-70-1234", "999-94-0001"])
+def test_acceptable_tins(tin: str) -> None:
+    assert check_subject({**GOOD, "tin": tin}, BASIS) is None
+
+
+def test_case_reference_is_required_only_where_the_basis_says_so() -> None:
+    assert check_subject(GOOD, BASIS) is None
+    assert check_subject(GOOD, STRICT) is Reason.MISSING_CASE_REFERENCE
+    assert check_subject({**GOOD, "case_reference": "A123-2025-06-01"}, STRICT) is None
+
+
+def test_the_first_failed_element_is_reported() -> None:
+    row = {"first_name": "", "last_name": "Reyes", "street": "Unknown", "tin": "1", "case_reference": ""}
+    assert check_subject(row, BASIS) is Reason.MISSING_NAME
+
+
+texts = st.one_of(
+    st.none(), st.sampled_from(["", "Ana", "FNU", "N/A", "Reyes", "Unknown", "x"]), st.text(max_size=12)
+)
+streets = st.one_of(st.none(), st.sampled_from(PLACEHOLDER_STREETS + REAL_STREETS), st.text(max_size=25))
+tins = st.one_of(
+    st.none(), st.sampled_from(["", "123-45-6789", "000123456", "9127"]), st.text("0123456789- ", max_size=11)
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {"first_name": texts, "last_name": texts, "street": streets, "tin": tins, "case_reference": texts}
+        ),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_the_vectorised_layer_and_the_cedar_layer_agree(rows: list[dict[str, str | None]]) -> None:
+    for basis in (BASIS, STRICT):
+        vectorised = check_subjects(frame(rows), basis).to_list()
+        cedar = [(r.value if (r := check_subject(row, basis)) else None) for row in rows]
+        assert vectorised == cedar

@@ -58,8 +58,23 @@ def test_verify_prints_a_summary_by_outcome_and_reason(home: Path, tmp_path: Pat
         (lambda b, m: b.write_text(""), "empty"),
         (lambda b, m: m.write_text("{not json"), "JSON"),
         (lambda b, m: m.write_text(json.dumps({"batch_id": "X"})), "agency"),
+        (lambda b, m: b.write_text(b.read_text() + b.read_text().splitlines()[1] + "\n"), "R1"),
+        (
+            lambda b, m: b.write_text(
+                "request_id,first_name,middle_name,last_name,dob,street,city,state,zip\nR1,A,,B,,1 A St,X,IL\n"
+            ),
+            "row",
+        ),
     ],
-    ids=["misspelt-column", "not-utf8", "empty-file", "manifest-not-json", "manifest-missing-fields"],
+    ids=[
+        "misspelt-column",
+        "not-utf8",
+        "empty-file",
+        "manifest-not-json",
+        "manifest-missing-fields",
+        "duplicate-request-id",
+        "ragged-row",
+    ],
 )
 def test_bad_input_exits_2_naming_the_file_and_writes_nothing(
     home: Path, tmp_path: Path, mutate: object, expected: str

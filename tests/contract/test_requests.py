@@ -79,7 +79,7 @@ def test_non_utf8_names_the_row(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("text", ["", HEADER])
 def test_an_empty_batch_is_an_error(tmp_path: Path, text: str) -> None:
-    with pytest.raises(BatchFileError, match="empty|no rows|no request"):
+    with pytest.raises(BatchFileError, match=r"empty|no rows|no request"):
         read_requests(write(tmp_path, text))
 
 

@@ -14,8 +14,9 @@ posterior and neither reaches the threshold. A ``match`` needs all of:
 - a lead of ``margin`` bits over the runner-up;
 - personal evidence: a compatible first name, no contradicting dob, a compatible surname,
   and something that ties the name to this person (a dob, a TIN or an address that
-  agrees), unless the TIN agrees exactly. Address and surname alone are shared by a
-  household, and a name alone is shared by namesakes: neither identifies a person. At an
+  agrees). Address and surname alone are shared by a
+  household, and a name alone is shared by namesakes: neither identifies a person. An
+  exact TIN identifies when the first name, the surname or the dob agrees with it. At an
   address the request shares with the candidate, a merely misspelt first name needs the
   TIN as well: it cannot tell the person from a co-resident with a similar name.
 
@@ -102,7 +103,11 @@ def _personal_evidence() -> pl.Expr:
     # at a shared address a misspelt first name cannot tell the person from a co-resident
     # with a similar name (Mark/Mary, twins Francisco/Francisca): it needs the TIN too
     told_apart = (pl.col("c_address") < 3) | (pl.col("c_first_name") >= 4) | (pl.col("c_tin") >= 2)
-    return (tin_exact & (pl.col("c_first_name") >= 2)) | (names_ok & dob_ok & anchored & told_apart)
+    # an exact TIN identifies when one more personal field agrees with it
+    tin_confirmed = tin_exact & (
+        (pl.col("c_first_name") >= 2) | (pl.col("c_dob") >= 3) | (pl.col("c_last_name") >= 3)
+    )
+    return tin_confirmed | (names_ok & dob_ok & anchored & told_apart)
 
 
 def score_candidates(

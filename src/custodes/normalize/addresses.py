@@ -82,7 +82,14 @@ def normalize_addresses(
         .alias(f"{prefix}street_std"),
         pl.col("_p").struct.field("unit").str.strip_chars("#-").alias(f"{prefix}unit"),
     )
-    zip5 = pl.col(zip_code).str.replace_all(r"[^0-9]", "").str.slice(0, 5)
+    digits = pl.col(zip_code).str.replace_all(r"[^0-9]", "")
+    # a 4-digit (or 8-digit ZIP+4) value is a ZIP whose leading zero a spreadsheet dropped
+    zip5 = (
+        pl.when(digits.str.len_chars().is_in([4, 8]))
+        .then(digits.str.zfill(digits.str.len_chars() + 1))
+        .otherwise(digits)
+        .str.slice(0, 5)
+    )
     return frame.join(parts, on=street, how="left").with_columns(
         pl.when(zip5.str.len_chars() == 5).then(zip5).alias(f"{prefix}zip5"),
         pl.col(city)

@@ -54,28 +54,25 @@ class Reason(StrEnum):
     NO_CANDIDATE = "no_candidate"
     BELOW_THRESHOLD = "below_threshold"
     SEVERAL_CANDIDATES = "several_candidates"
-    INDISTINGUISHABLE_RELATIVE = "indistinguishable_relative"
     MATCHED = "matched"
 
 
-BATCH_REASONS: frozenset[Reason] = frozenset(
-    {
-        Reason.UNKNOWN_AGENCY,
-        Reason.INVALID_LEGAL_BASIS,
-        Reason.UNAUTHORIZED_SIGNER,
-        Reason.MISSING_STATUTORY_AUTHORITY,
-        Reason.TAX_ADMINISTRATION_STATUTE,
-        Reason.MISSING_TAXABLE_PERIODS,
-        Reason.MISSING_SPECIFIC_REASON,
-        Reason.MISSING_COURT_ORDER,
-        Reason.EXPIRED_COURT_ORDER,
-        Reason.DISCLOSURE_PROFILE_NOT_PERMITTED,
-        Reason.MISSING_ENGAGED_OFFICERS,
-        Reason.IMPLAUSIBLE_ENGAGEMENT,
-        Reason.BASIS_SUSPENDED,
-    }
+BATCH_REASONS: tuple[Reason, ...] = (
+    Reason.UNKNOWN_AGENCY,
+    Reason.INVALID_LEGAL_BASIS,
+    Reason.UNAUTHORIZED_SIGNER,
+    Reason.MISSING_STATUTORY_AUTHORITY,
+    Reason.TAX_ADMINISTRATION_STATUTE,
+    Reason.MISSING_TAXABLE_PERIODS,
+    Reason.MISSING_SPECIFIC_REASON,
+    Reason.MISSING_COURT_ORDER,
+    Reason.EXPIRED_COURT_ORDER,
+    Reason.DISCLOSURE_PROFILE_NOT_PERMITTED,
+    Reason.MISSING_ENGAGED_OFFICERS,
+    Reason.IMPLAUSIBLE_ENGAGEMENT,
+    Reason.BASIS_SUSPENDED,
 )
-"""Reasons that refuse a whole batch."""
+"""Reasons that refuse a whole batch, in the order legal-basis.md lists the elements."""
 
 SUBJECT_REASONS: tuple[Reason, ...] = (
     Reason.MISSING_NAME,

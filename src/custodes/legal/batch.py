@@ -32,26 +32,12 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from custodes.codes import Reason
+from custodes.codes import BATCH_REASONS, Reason
 from custodes.config import BasisRule, Settings
 from custodes.contract.manifest import Manifest
 from custodes.legal.cedar import CedarValue, entity, load_policies, refusals
 
-BATCH_RULE_ORDER: tuple[Reason, ...] = (
-    Reason.UNKNOWN_AGENCY,
-    Reason.INVALID_LEGAL_BASIS,
-    Reason.UNAUTHORIZED_SIGNER,
-    Reason.MISSING_STATUTORY_AUTHORITY,
-    Reason.TAX_ADMINISTRATION_STATUTE,
-    Reason.MISSING_TAXABLE_PERIODS,
-    Reason.MISSING_SPECIFIC_REASON,
-    Reason.MISSING_COURT_ORDER,
-    Reason.EXPIRED_COURT_ORDER,
-    Reason.DISCLOSURE_PROFILE_NOT_PERMITTED,
-    Reason.MISSING_ENGAGED_OFFICERS,
-    Reason.IMPLAUSIBLE_ENGAGEMENT,
-    Reason.BASIS_SUSPENDED,
-)
+BATCH_RULE_ORDER: tuple[Reason, ...] = BATCH_REASONS
 """The order in which batch refusals are reported: the legal elements as legal-basis.md lists them."""
 
 FIRST_TAX_YEAR = 1913

@@ -168,3 +168,27 @@ def test_accounting_can_be_switched_off(gateway: Gateway, tmp_path: Path) -> Non
     batch, man = write_batch(tmp_path / "in", REQUESTS)
     result = gateway.verify_batch(batch, man, tmp_path / "out", now=NOW)
     assert result.checkpoint is None
+
+
+def test_a_court_order_basis_may_disclose_the_address_of_record(gateway: Gateway, tmp_path: Path) -> None:
+    batch, man = write_batch(
+        tmp_path / "in",
+        REQUESTS,
+        legal_basis="26 USC 6103(i)(1)",
+        signed_by={"name": "Hon. A. Synthetic", "title": "United States Magistrate Judge"},
+        court_order={
+            "court": "D.D.C.",
+            "docket": "1:26-mj-1",
+            "judge": "Hon. A. Synthetic",
+            "signed_on": "2026-11-01",
+            "expires_on": "2027-01-01",
+        },
+        disclosure_profile="address_of_record",
+    )
+    result = gateway.verify_batch(batch, man, tmp_path / "out", now=NOW)
+    response = pl.read_csv(result.response_path, infer_schema=False)
+    by_id = {row["request_id"]: row for row in response.to_dicts()}
+    # the agency learns the address of record only because the order's basis permits it
+    assert (by_id["R1"]["street"], by_id["R1"]["zip"]) == ("9 Oak Avenue Apt 3", "61602")
+    assert by_id["R2"]["street"] is None
+    assert by_id["R4"]["street"] is None

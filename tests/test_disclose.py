@@ -1,0 +1,74 @@
+"""Response shaping: the agency learns only what the profile permits."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from custodes.disclose import ADDRESS_OF_RECORD, VERIFY_ONLY, response_digests, response_frame
+
+DECISIONS = pl.DataFrame(
+    {
+        "request_id": ["R1", "R2", "R3", "R4"],
+        "outcome": ["match", "ambiguous", "no_match", "refused"],
+        "reason": ["matched", "several_candidates", "below_threshold", "placeholder_address"],
+        "tin": ["123456789", None, None, None],
+        "match_probability": [0.999, 0.5, 0.1, None],
+        "address_status": ["previous", None, None, None],
+    }
+)
+ADDRESSES = pl.DataFrame(
+    {"tin": ["123456789", "987654321"], "street": ["12 Elm St", "9 Oak Ave"], "city": ["Peoria", "X"],
+     "state": ["IL", "IL"], "zip": ["61602", "60000"]}
+)  # fmt: skip
+
+
+def test_verify_only_says_match_status_and_refusal_reasons_only() -> None:
+    out = response_frame(DECISIONS, VERIFY_ONLY)
+    assert out.columns == ["request_id", "outcome", "reason", "address_status"]
+    assert out.rows() == [
+        ("R1", "match", None, "previous"),
+        ("R2", "no_match", None, None),
+        ("R3", "no_match", None, None),
+        ("R4", "refused", "placeholder_address", None),
+    ]
+
+
+def test_address_of_record_adds_the_address_for_matches_only() -> None:
+    out = response_frame(DECISIONS, ADDRESS_OF_RECORD, ADDRESSES)
+    assert out.columns == [
+        "request_id",
+        "outcome",
+        "reason",
+        "address_status",
+        "street",
+        "city",
+        "state",
+        "zip",
+    ]
+    assert out.row(0) == ("R1", "match", None, "previous", "12 Elm St", "Peoria", "IL", "61602")
+    assert all(row[4] is None for row in out.rows()[1:])
+    assert "9 Oak Ave" not in out.get_column("street").to_list()
+
+
+def test_nothing_identifying_or_model_internal_ever_leaves() -> None:
+    for out in (
+        response_frame(DECISIONS, VERIFY_ONLY),
+        response_frame(DECISIONS, ADDRESS_OF_RECORD, ADDRESSES),
+    ):
+        assert not {"tin", "match_probability"} & set(out.columns)
+
+
+def test_address_of_record_without_addresses_and_unknown_profiles_are_bugs() -> None:
+    with pytest.raises(ValueError, match="addresses of record"):
+        response_frame(DECISIONS, ADDRESS_OF_RECORD)
+    with pytest.raises(ValueError, match="unknown disclosure profile"):
+        response_frame(DECISIONS, "everything")
+
+
+def test_each_response_row_has_a_stable_digest_of_what_was_disclosed() -> None:
+    out = response_frame(DECISIONS, VERIFY_ONLY)
+    first, again = response_digests(out), response_digests(out)
+    assert first.to_list() == again.to_list()
+    assert len(set(first.to_list())) == 4
+    assert all(len(d) == 64 for d in first.to_list())

@@ -20,6 +20,7 @@ from custodes.ledger.accounting import (
     KIND_DECISION,
     KIND_EVENT,
     DecisionEncoder,
+    _Hmac,
     batch_key,
     encode_mapping,
     entry_request_key,
@@ -92,6 +93,11 @@ def test_commitment_is_hmac_sha256_of_the_nine_digits() -> None:
         with pytest.raises(LedgerError, match="9 digits") as info:
             commitment(SECRET, bad)
         assert bad not in str(info.value)
+
+
+@pytest.mark.parametrize("secret", [b"", bytes(range(32)), bytes(64), bytes(range(100))])
+def test_the_fast_hmac_is_hmac_sha256(secret: bytes) -> None:
+    assert _Hmac(secret).digest(b"123456789") == hmac.new(secret, b"123456789", hashlib.sha256).digest()
 
 
 def test_decision_encoder_matches_canonical_json() -> None:

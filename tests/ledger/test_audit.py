@@ -53,6 +53,18 @@ def _insert_in_the_middle(at: int) -> Tamper:
     return insert
 
 
+def _edit_tile(level: int, index: int, position: int) -> Tamper:
+    def edit(conn: Connection) -> None:
+        blob = bytearray(store.read_tiles(conn, {(level, index)})[(level, index)])
+        blob[position * 32] ^= 1
+        conn.execute(
+            text("UPDATE ledger_tiles SET hashes = :h WHERE level = :l AND idx = :i"),
+            {"h": bytes(blob), "l": level, "i": index},
+        )
+
+    return edit
+
+
 def _forged_checkpoint(conn: Connection) -> None:
     forged = sign_checkpoint("custodes.test/log", 606, b"\0" * 32, Ed25519PrivateKey.generate())
     conn.execute(text("UPDATE ledger_checkpoints SET note = :n WHERE size = 606"), {"n": forged.note})
@@ -114,6 +126,12 @@ CASES: dict[str, tuple[Tamper, int | None, str]] = {
         256,
         "modified or moved",
     ),
+    "last leaf hash tile deleted": (
+        _sql("DELETE FROM ledger_tiles WHERE level = 0 AND idx = 2"),
+        512,
+        "modified or moved",
+    ),
+    "second upper hash edited": (_edit_tile(1, 0, 1), 256, "stored tile 1/0"),
     "upper tile edited": (
         _sql("UPDATE ledger_tiles SET hashes = :h WHERE level = 1", h=b"\0" * 64),
         0,
@@ -183,3 +201,16 @@ def test_an_empty_log_passes_and_a_bogus_empty_checkpoint_fails(engine: Engine, 
         store.insert_checkpoint(conn, empty)
     with engine.connect() as conn:
         assert "empty tree has a wrong root" in (audit_log(conn, keys.verifier).problem or "")
+
+
+def test_full_upper_tiles_are_checked_too(sqlite_engine: Engine, keys: LedgerKeys) -> None:
+    # 65,536 leaves fill level-1 tile 0; a forger who edits one of its hashes is caught.
+    with sqlite_engine.begin() as conn:
+        append_batch(conn, keys, batch_entry("B1"), [decision("B1", i) for i in range(65_536)])
+        _edit_tile(1, 0, 3)(conn)
+    with sqlite_engine.connect() as conn:
+        result = audit_log(conn, keys.verifier)
+    assert (result.first_bad_index, result.problem) == (
+        768,
+        "stored tile 1/0 does not match the entries from 768 on",
+    )

@@ -32,13 +32,16 @@ from .conftest import batch_entry, decision
 
 @pytest.fixture
 def filled(engine: Engine, keys: LedgerKeys) -> Engine:
-    """Two batches and an event: B1 has 300 decisions, B2 has 5 (TINs repeat every 1000)."""
+    """Two batches and two events: B1 has 300 decisions, B2 has 5 (TINs repeat every 1000)."""
     with engine.begin() as conn:
         append_batch(conn, keys, batch_entry("B1"), [decision("B1", i) for i in range(300)])
     with engine.begin() as conn:
         append_event(
             conn, keys, {"event": "release", "batch_id": "B1", "request_id": "R0000007", "tin": "000000007"}
         )
+    with engine.begin() as conn:
+        # Filed under the batch's own key, beside its sealing entry.
+        append_event(conn, keys, {"event": "batch_reviewed", "batch_id": "B1"})
     with engine.begin() as conn:
         append_batch(conn, keys, batch_entry("B2"), [decision("B2", i) for i in range(5)])
     return engine
@@ -48,11 +51,11 @@ def test_a_decision_is_proven_by_batch_and_request(filled: Engine, keys: LedgerK
     with filled.connect() as conn:
         bundle = prove_request(conn, keys.origin, "B1", "R0000007")
     assert set(bundle) == {"leaf_index", "tree_size", "entry_b64", "inclusion_path", "checkpoint"}
-    assert (bundle["leaf_index"], bundle["tree_size"]) == (7, 308)
+    assert (bundle["leaf_index"], bundle["tree_size"]) == (7, 309)
     entry = json.loads(verify_inclusion_bundle(bundle, keys.verifier))
     assert (entry["type"], entry["request_id"]) == ("decision", "R0000007")
     with filled.connect() as conn:
-        assert prove_request(conn, keys.origin, "B2", "R0000004")["leaf_index"] == 306
+        assert prove_request(conn, keys.origin, "B2", "R0000004")["leaf_index"] == 307
 
 
 def test_a_proof_for_a_different_entry_does_not_verify(filled: Engine, keys: LedgerKeys) -> None:
@@ -70,7 +73,7 @@ def test_unknown_requests_and_entries_are_reported(filled: Engine, keys: LedgerK
         with pytest.raises(LedgerError, match="no decision on request"):
             prove_request(conn, keys.origin, "B3", "R0000001")
         with pytest.raises(LedgerError, match="not in the log"):
-            prove_index(conn, keys.origin, 308)
+            prove_index(conn, keys.origin, 309)
 
 
 def test_the_same_batch_id_from_two_agencies_needs_the_agency(engine: Engine, keys: LedgerKeys) -> None:
@@ -115,11 +118,11 @@ def test_consistency_between_any_two_sizes(filled: Engine, keys: LedgerKeys) -> 
         bundle = consistency_between(conn, keys.origin, 301, None)
         partial = consistency_between(conn, keys.origin, 17, 200)
     old, new = verify_consistency_bundle(bundle, keys.verifier)
-    assert (old.size, new.size) == (301, 308)
+    assert (old.size, new.size) == (301, 309)
     assert (partial["checkpoint_from"], partial["checkpoint_to"]) == (None, None)
     assert len(partial["proof"]) > 0  # type: ignore[arg-type]
     with filled.connect() as conn:
-        for sizes in ((0, 5), (5, 4), (5, 309)):
+        for sizes in ((0, 5), (5, 4), (5, 310)):
             with pytest.raises(LedgerError, match="sizes must satisfy"):
                 consistency_between(conn, keys.origin, *sizes)
 

@@ -4,14 +4,20 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from custodes.ledger import verify
+from custodes.ledger.checkpoint import sign_checkpoint
+from custodes.ledger.note import verifier_for
+from custodes.ledger.proof import consistency_proof, inclusion_proof
 from custodes.ledger.verify import (
     Checkpoint,
     MalformedNoteError,
@@ -23,6 +29,8 @@ from custodes.ledger.verify import (
     verify_consistency,
     verify_inclusion,
 )
+
+from .reference import MemoryNodes, mth
 
 VECTORS = Path(__file__).parent / "vectors" / "merkle"
 INCLUSION = sorted((VECTORS / "inclusion").rglob("*.json"))
@@ -355,3 +363,117 @@ def test_verifier_runs_as_a_copied_script(tmp_path: Path) -> None:
     # The example note is not a checkpoint: the script runs standalone and says so.
     assert result.returncode == 1
     assert "FAILED: checkpoint" in result.stderr
+
+
+# --- proof bundles and the verifier's command line -----------------------------------------
+
+
+def _bundles(tmp_path: Path) -> tuple[str, dict[str, Any], dict[str, Any], dict[str, Any]]:
+    """A log of 10 taxpayer entries signed in memory: its vkey, and three bundles."""
+    key = Ed25519PrivateKey.generate()
+    entries = [json.dumps({"i": i, "taxpayer": "ab" if i % 3 == 0 else "cd"}).encode() for i in range(10)]
+    old, new = (
+        sign_checkpoint("log.test", 6, mth(entries[:6]), key),
+        sign_checkpoint("log.test", 10, mth(entries), key),
+    )
+    reader = MemoryNodes(entries)
+
+    def act(i: int) -> dict[str, Any]:
+        path = [h.hex() for h in inclusion_proof(i, 10, reader)]
+        return {
+            "leaf_index": i,
+            "tree_size": 10,
+            "entry_b64": base64.b64encode(entries[i]).decode(),
+            "inclusion_path": path,
+        }
+
+    proof = {**act(4), "checkpoint": new.note}
+    consistency = {
+        "proof": [h.hex() for h in consistency_proof(6, 10, reader)],
+        "checkpoint_from": old.note,
+        "checkpoint_to": new.note,
+    }
+    accounting = {"taxpayer": "ab", "checkpoint": new.note, "acts": [act(0), act(3), act(6), act(9)]}
+    (tmp_path / "old.note").write_text(old.note)
+    return verifier_for("log.test", key).vkey, proof, consistency, accounting
+
+
+def _main(tmp_path: Path, vkey: str, command: str, bundle: object, *extra: str) -> int:
+    path = tmp_path / f"{command}.json"
+    path.write_text(bundle if isinstance(bundle, str) else json.dumps(bundle))
+    return verify.main(["--key", vkey, command, str(path), *extra])
+
+
+def test_the_command_line_accepts_honest_bundles(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    vkey, proof, consistency, accounting = _bundles(tmp_path)
+    assert _main(tmp_path, vkey, "proof", proof) == 0
+    assert _main(tmp_path, vkey, "consistency", consistency, "--old", str(tmp_path / "old.note")) == 0
+    assert _main(tmp_path, vkey, "accounting", accounting) == 0
+    assert _main(tmp_path, vkey, "accounting", accounting, "--commitment", "ab") == 0
+    (tmp_path / "cp.note").write_text(str(proof["checkpoint"]))
+    assert verify.main(["--key", vkey, "checkpoint", str(tmp_path / "cp.note")]) == 0
+    assert "OK checkpoint log.test size 10" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("command", "change", "message"),
+    [
+        ("proof", {"checkpoint": 5}, "field 'checkpoint' must be a string"),
+        ("proof", {"tree_size": "10"}, "field 'tree_size' must be an integer"),
+        ("proof", {"leaf_index": True}, "field 'leaf_index' must be an integer"),
+        ("proof", {"tree_size": 9}, "proof is for tree size 9"),
+        ("proof", {"entry_b64": "!!"}, "entry_b64 is not base64"),
+        ("proof", {"inclusion_path": "00"}, "inclusion_path must be a list"),
+        ("proof", {"inclusion_path": ["zz"]}, "inclusion_path must be a list"),
+        ("proof", {"leaf_index": 5}, "does not lead to the root"),
+        ("consistency", {"proof": []}, "consistency proof is empty"),
+        ("consistency", {"checkpoint_from": "x"}, "malformed|no signature"),
+        ("accounting", {"acts": {}}, "'acts' must be a list"),
+        ("accounting", {"acts": [3]}, "must be an object"),
+        ("accounting", {"taxpayer": "cd"}, "entry 0 is not about taxpayer cd"),
+    ],
+)
+def test_the_command_line_rejects_bad_bundles(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: str, change: dict[str, object], message: str
+) -> None:
+    vkey, proof, consistency, accounting = _bundles(tmp_path)
+    bundle = {"proof": proof, "consistency": consistency, "accounting": accounting}[command]
+    assert _main(tmp_path, vkey, command, {**bundle, **change}) == 1
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_the_command_line_rejects_unreadable_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    vkey, _, consistency, _ = _bundles(tmp_path)
+    assert _main(tmp_path, vkey, "proof", "not json") == 1
+    assert _main(tmp_path, vkey, "proof", "[1]") == 1
+    assert verify.main(["--key", vkey, "proof", str(tmp_path / "missing.json")]) == 1
+    assert verify.main(["--key", "nonsense", "proof", str(tmp_path / "proof.json")]) == 1
+    other = tmp_path / "other"
+    other.mkdir()
+    other_vkey, other_proof, _, _ = _bundles(other)
+    assert _main(tmp_path, vkey, "proof", other_proof) == 1
+    forked = {**consistency, "checkpoint_from": str(other_proof["checkpoint"])}
+    assert _main(tmp_path, other_vkey, "consistency", forked) == 1
+    errors = capsys.readouterr().err
+    assert "is not JSON" in errors
+    assert "not a JSON object" in errors
+    assert "malformed verifier key" in errors
+
+
+def test_entries_of_an_accounting_must_be_json_objects() -> None:
+    with pytest.raises(VerificationError, match="not a JSON object"):
+        verify._json_object(b"[]", "an entry")
+
+
+def test_checkpoints_need_a_log_key_and_the_right_origin(tmp_path: Path) -> None:
+    vkey, proof, _, _ = _bundles(tmp_path)
+    log_key = parse_vkey(vkey)
+    cosigning = verify.NoteVerifier(
+        log_key.name, log_key.key_id, verify.ALG_COSIGNATURE_V1, log_key.public_key
+    )
+    with pytest.raises(VerificationError, match="Ed25519 \\(0x01\\) key"):
+        verify.verify_checkpoint(str(proof["checkpoint"]), cosigning)
+    with pytest.raises(VerificationError, match=re.escape("origin 'log.test' is not 'other'")):
+        verify.verify_checkpoint(str(proof["checkpoint"]), log_key, "other")

@@ -37,6 +37,7 @@ def test_a_batch_is_appended_sealed_and_signed(engine: Engine, keys: LedgerKeys)
     stored = _entries(engine)
     assert checkpoint.root_hash == mth(stored)
     assert verify_checkpoint(checkpoint.note, keys.verifier).size == 601
+    assert checkpoint.note.startswith(checkpoint.text + "\n— ")
     seal = json.loads(stored[-1])
     assert (seal["type"], seal["batch_id"], seal["decisions"], seal["first_index"]) == ("batch", "B1", 600, 0)
     assert seal["manifest_sha256"] == batch_entry("B1")["manifest_sha256"]

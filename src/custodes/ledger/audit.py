@@ -9,7 +9,6 @@ the stored log stops being what was signed.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import Connection
@@ -17,7 +16,7 @@ from sqlalchemy import Connection
 from custodes.ledger import store
 from custodes.ledger.accounting import KINDS, entry_request_key, entry_taxpayer_key
 from custodes.ledger.hasher import EMPTY_ROOT, HASH_SIZE, leaf_hash
-from custodes.ledger.tree import TILE_HEIGHT, TILE_WIDTH, RightEdge, split_hashes
+from custodes.ledger.tree import TILE_HEIGHT, TILE_WIDTH, RightEdge
 from custodes.ledger.verify import NoteVerifier, VerificationError, verify_checkpoint
 
 
@@ -43,19 +42,6 @@ class _Failure(Exception):
         super().__init__(message)
         self.index = index
         self.message = message
-
-
-def _stored_leaves(conn: Connection) -> Iterator[bytes | None]:
-    """The stored level-0 hashes in leaf order; ``None`` where a tile is missing."""
-    expected = 0
-    for index, blob in store.iter_tiles(conn, 0):
-        while expected < index:
-            yield from [None] * TILE_WIDTH
-            expected += 1
-        yield from split_hashes(blob)
-        expected += 1
-    while True:
-        yield None
 
 
 def _check_checkpoints(conn: Connection, verifier: NoteVerifier, origin: str) -> list[tuple[int, bytes]]:
@@ -93,7 +79,6 @@ class _Recompute:
         self._checkpoints = [(size, root) for size, root in checkpoints if size > 0]
         self._covered = self._checkpoints[-1][0] if self._checkpoints else 0
         self._next = 0
-        self._leaves = _stored_leaves(conn)
         self.edge = RightEdge(0, {})
 
     def add(self, rows: list[store.EntryRow]) -> None:
@@ -107,6 +92,8 @@ class _Recompute:
 
     def _add_run(self, rows: list[store.EntryRow]) -> None:
         hashes: list[bytes] = []
+        first_tile = self.edge.size >> TILE_HEIGHT
+        stored = store.tile_range(self._conn, 0, first_tile, (self.edge.size + len(rows)) >> TILE_HEIGHT)
         for index, kind, request, taxpayer, data in rows:
             if index != self.edge.size + len(hashes):
                 missing = self.edge.size + len(hashes)
@@ -114,7 +101,9 @@ class _Recompute:
             if index >= self._covered:
                 raise _Failure(index, f"entries from {index} on are not covered by any checkpoint (inserted)")
             hashed = leaf_hash(data)
-            if next(self._leaves) != hashed:
+            tile = stored.get(index >> TILE_HEIGHT, b"")
+            offset = (index & (TILE_WIDTH - 1)) * HASH_SIZE
+            if tile[offset : offset + HASH_SIZE] != hashed:
                 raise _Failure(
                     index, f"entry {index} does not match its stored leaf hash (modified or moved)"
                 )

@@ -75,9 +75,9 @@ def prove_request(
     for _, seal_data in store.indexed_entries(conn, batch_key(batch_id), checkpoint.size):
         seal = _decoded(seal_data)
         first, count = seal.get("first_index"), seal.get("decisions")
-        if seal.get("type") != "batch" or seal.get("batch_id") != batch_id:
-            continue
-        if not isinstance(first, int) or not isinstance(count, int):
+        # Events about the batch share its key; only its sealing entry says where it lies.
+        is_seal = seal.get("type") == "batch" and seal.get("batch_id") == batch_id
+        if not (is_seal and isinstance(first, int) and isinstance(count, int)):
             continue
         candidates = store.decisions_in_range(conn, request_key(batch_id, request_id), first, first + count)
         found += [

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Column,
+    ColumnElement,
     Connection,
     DateTime,
     ForeignKey,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TextClause,
     and_,
     delete,
     func,
@@ -235,15 +237,8 @@ def all_checkpoint_notes(conn: Connection) -> list[tuple[int, bytes, str]]:
     return [(int(size), bytes(root), str(note)) for size, root, note in rows]
 
 
-def entry_count(conn: Connection) -> int:
-    """How many entry rows are stored."""
-    return int(conn.execute(select(func.count()).select_from(entries)).scalar_one())
-
-
-def _entry_rows(conn: Connection, *conditions: object) -> list[tuple[int, bytes]]:
-    rows = conn.execute(
-        select(entries.c.idx, entries.c.data).where(*conditions).order_by(entries.c.idx)  # type: ignore[arg-type]
-    )
+def _entry_rows(conn: Connection, *conditions: ColumnElement[bool] | TextClause) -> list[tuple[int, bytes]]:
+    rows = conn.execute(select(entries.c.idx, entries.c.data).where(*conditions).order_by(entries.c.idx))
     return [(int(idx), _blob(data)) for idx, data in rows]
 
 
@@ -287,25 +282,14 @@ def iter_entry_rows(conn: Connection, chunk: int = 20_000) -> Iterator[list[Entr
         last = int(rows[-1][0])
 
 
-def iter_tiles(conn: Connection, level: int) -> Iterator[tuple[int, bytes]]:
-    """Every stored tile of ``level`` as (index, bytes), in index order."""
-    last = -1
-    while True:
-        rows = conn.execute(
-            select(tiles.c.idx, tiles.c.hashes)
-            .where(tiles.c.level == level, tiles.c.idx > last)
-            .order_by(tiles.c.idx)
-            .limit(512)
-        ).all()
-        if not rows:
-            return
-        yield from ((int(i), bytes(h)) for i, h in rows)
-        last = int(rows[-1][0])
-
-
-def tile_levels(conn: Connection) -> list[int]:
-    """The tile levels present in the store."""
-    return [int(v) for v in conn.execute(select(tiles.c.level).distinct().order_by(tiles.c.level))]
+def tile_range(conn: Connection, level: int, first: int, last: int) -> dict[int, bytes]:
+    """Stored tiles of ``level`` with first <= index <= last, by index."""
+    rows = conn.execute(
+        select(tiles.c.idx, tiles.c.hashes).where(
+            tiles.c.level == level, tiles.c.idx >= first, tiles.c.idx <= last
+        )
+    )
+    return {int(index): _blob(blob) for index, blob in rows}
 
 
 def insert_cosignature(conn: Connection, size: int, witness: str, line: str) -> None:

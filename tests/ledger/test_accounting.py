@@ -29,6 +29,7 @@ from custodes.ledger.accounting import (
     lookup_key,
     request_key,
 )
+from custodes.ledger.hasher import leaf_hash
 
 from .conftest import AT, decision
 
@@ -102,7 +103,8 @@ def test_the_fast_hmac_is_hmac_sha256(secret: bytes) -> None:
 
 def test_decision_encoder_matches_canonical_json() -> None:
     d = decision("B1", 7)
-    ((kind, rkey, tkey, data),) = DecisionEncoder(SECRET, "B1").encode([d])
+    ((index, kind, rkey, tkey, data),), (leaf,) = DecisionEncoder(SECRET, "B1").encode([d], 41)
+    assert (index, leaf) == (41, leaf_hash(data))
     assert data == canonical_json(reference_fields(d, SECRET))
     assert (kind, rkey) == (KIND_DECISION, request_key("B1", d.request_id))
     assert tkey == lookup_key(commitment(SECRET, d.tin or ""))
@@ -114,8 +116,8 @@ def test_decision_encoder_accepts_enums_dashed_tins_and_no_tin() -> None:
     d = replace(decision("B1", 1), outcome=Outcome.MATCH, tin="000-00-0001")
     plain = replace(d, outcome="match", tin="000000001")
     encoder = DecisionEncoder(SECRET, "B1")
-    assert encoder.encode([d]) == encoder.encode([plain])
-    ((_, _, tkey, data),) = encoder.encode([replace(d, tin=None)])
+    assert encoder.encode([d], 0) == encoder.encode([plain], 0)
+    ((_, _, _, tkey, data),), _ = encoder.encode([replace(d, tin=None)], 0)
     assert tkey is None
     assert json.loads(data)["taxpayer"] is None
 
@@ -140,7 +142,7 @@ _text = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
     )
 )
 def test_any_decision_encodes_to_its_canonical_json(d: DecisionEntry) -> None:
-    ((_, _, _, data),) = DecisionEncoder(SECRET, "B").encode([d])
+    ((_, _, _, _, data),), _ = DecisionEncoder(SECRET, "B").encode([d], 0)
     assert data == canonical_json(reference_fields(d, SECRET))
     assert json.loads(data) == json.loads(canonical_json(reference_fields(d, SECRET)))
 
@@ -163,7 +165,7 @@ def test_any_decision_encodes_to_its_canonical_json(d: DecisionEntry) -> None:
 def test_decision_encoder_refuses_bad_fields(change: dict[str, object], message: str) -> None:
     bad = replace(decision("B1", 1), **change)  # type: ignore[arg-type]
     with pytest.raises(LedgerError, match=message):
-        DecisionEncoder(SECRET, "B1").encode([bad])
+        DecisionEncoder(SECRET, "B1").encode([bad], 0)
 
 
 def test_mappings_get_type_version_commitment_and_keys() -> None:

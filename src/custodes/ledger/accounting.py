@@ -150,6 +150,9 @@ KINDS = {"decision": KIND_DECISION, "batch": KIND_BATCH, "event": KIND_EVENT}
 EncodedEntry = tuple[int, int | None, int | None, bytes]
 """(kind, request key, taxpayer key, entry bytes)."""
 
+EntryRow = tuple[int, int, int | None, int | None, bytes]
+"""A stored entry: (index, kind, request key, taxpayer key, entry bytes)."""
+
 
 def encode_mapping(
     entry: Mapping[str, object], secret: bytes, entry_type: str, extra: Mapping[str, object]
@@ -223,13 +226,19 @@ class DecisionEncoder:
             f'"reason":{_dumps(d.reason)},"request_id":'
         )
 
-    def encode(self, decisions: Sequence[DecisionEntry]) -> list[EncodedEntry]:
-        """The canonical entries of decisions (each equal to ``canonical_json`` of its fields)."""
+    def encode(
+        self, decisions: Sequence[DecisionEntry], first_index: int
+    ) -> tuple[list[EntryRow], list[bytes]]:
+        """Entry rows for decisions from ``first_index`` on, and their leaf hashes.
+
+        Each entry equals ``canonical_json`` of the decision's fields.
+        """
         heads, middles, hmac_digest, prefix = self._heads, self._middles, self._hmac.digest, self._prefix
         sha256, from_bytes, is_hex = hashlib.sha256, int.from_bytes, _is_sha256_hex
-        out: list[EncodedEntry] = []
-        append = out.append
-        for d in decisions:
+        rows: list[EntryRow] = []
+        leaves: list[bytes] = []
+        add_row, add_leaf = rows.append, leaves.append
+        for index, d in enumerate(decisions, first_index):
             head = heads.get((d.agency, d.at, d.basis, d.batch_id))
             if head is None:
                 head = heads[(d.agency, d.at, d.basis, d.batch_id)] = self._head(d)
@@ -260,8 +269,11 @@ class DecisionEncoder:
                 raise LedgerError("a decision holds text that is not valid Unicode") from exc
             if len(data) > MAX_ENTRY_SIZE:
                 raise LedgerError(f"a decision entry of {len(data)} bytes exceeds {MAX_ENTRY_SIZE}")
-            append((KIND_DECISION, from_bytes(request_digest[:8], "big", signed=True), taxpayer_key, data))
-        return out
+            add_row(
+                (index, KIND_DECISION, from_bytes(request_digest[:8], "big", signed=True), taxpayer_key, data)
+            )
+            add_leaf(sha256(b"\x00" + data).digest())
+        return rows, leaves
 
 
 def _require_strings(fields: Mapping[str, object]) -> None:

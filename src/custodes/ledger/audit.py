@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection
 
 from custodes.ledger import store
-from custodes.ledger.accounting import KINDS, entry_request_key, entry_taxpayer_key
+from custodes.ledger.accounting import KINDS, EntryRow, entry_request_key, entry_taxpayer_key
 from custodes.ledger.hasher import EMPTY_ROOT, HASH_SIZE, leaf_hash
 from custodes.ledger.tree import TILE_HEIGHT, TILE_WIDTH, RightEdge
 from custodes.ledger.verify import NoteVerifier, VerificationError, verify_checkpoint
@@ -81,7 +81,7 @@ class _Recompute:
         self._next = 0
         self.edge = RightEdge(0, {})
 
-    def add(self, rows: list[store.EntryRow]) -> None:
+    def add(self, rows: list[EntryRow]) -> None:
         start = 0
         while start < len(rows):
             end = len(rows)
@@ -90,7 +90,7 @@ class _Recompute:
             self._add_run(rows[start:end])
             start = end
 
-    def _add_run(self, rows: list[store.EntryRow]) -> None:
+    def _add_run(self, rows: list[EntryRow]) -> None:
         hashes: list[bytes] = []
         first_tile = self.edge.size >> TILE_HEIGHT
         stored = store.tile_range(self._conn, 0, first_tile, (self.edge.size + len(rows)) >> TILE_HEIGHT)

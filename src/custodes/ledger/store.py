@@ -38,6 +38,7 @@ from sqlalchemy import (
 )
 
 from custodes.errors import LedgerError
+from custodes.ledger.accounting import EntryRow
 from custodes.ledger.checkpoint import SignedCheckpoint
 from custodes.ledger.tree import Node, TileKey, nodes_from_tiles
 from custodes.store.schema import metadata
@@ -109,8 +110,6 @@ head = Table(
 """One row (id 1): the tree size; appenders lock and compare-and-swap it."""
 
 HEAD_ID = 1
-EntryRow = tuple[int, int, int | None, int | None, bytes]
-"""(index, kind, request key, taxpayer key, entry bytes)."""
 
 
 def _placeholders(conn: Connection, count: int) -> str:

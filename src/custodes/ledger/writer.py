@@ -14,7 +14,13 @@ from sqlalchemy.exc import IntegrityError
 
 from custodes.errors import LedgerError
 from custodes.ledger import store
-from custodes.ledger.accounting import DecisionEncoder, DecisionEntry, EncodedEntry, encode_mapping
+from custodes.ledger.accounting import (
+    DecisionEncoder,
+    DecisionEntry,
+    EncodedEntry,
+    EntryRow,
+    encode_mapping,
+)
 from custodes.ledger.checkpoint import SignedCheckpoint, sign_checkpoint
 from custodes.ledger.hasher import leaf_hashes
 from custodes.ledger.keys import LedgerKeys
@@ -52,9 +58,12 @@ class _Appender:
 
     def add(self, encoded: list[EncodedEntry]) -> None:
         base = self._edge.size
-        store.insert_entries(self._conn, [(base + i, *row) for i, row in enumerate(encoded)])
-        full = self._edge.append(leaf_hashes([row[3] for row in encoded]))
-        store.insert_tiles(self._conn, full)
+        rows = [(base + i, *row) for i, row in enumerate(encoded)]
+        self.add_rows(rows, leaf_hashes([row[3] for row in encoded]))
+
+    def add_rows(self, rows: list[EntryRow], leaves: list[bytes]) -> None:
+        store.insert_entries(self._conn, rows)
+        store.insert_tiles(self._conn, self._edge.append(leaves))
 
     def finish(self) -> SignedCheckpoint:
         store.insert_tiles(self._conn, self._edge.partial_tiles())
@@ -112,7 +121,7 @@ def append_batch(
         try:
             appender = _Appender(conn, keys)
             for chunk in _chunks(decisions):
-                appender.add(encoder.encode(chunk))
+                appender.add_rows(*encoder.encode(chunk, appender.size))
             count = appender.size - appender.start
             seal = {"decisions": count, "first_index": appender.start}
             appender.add([encode_mapping(batch_entry, keys.custodian_secret, BATCH_TYPE, seal)])

@@ -144,6 +144,7 @@ def run_ledger_bench(
     3. more ``big_batch`` appends until the log holds ``proof_log_size`` entries, then
        ``proof_samples`` random inclusion and consistency proofs: p50/p99 and hash counts.
     """
+    load_before = os.getloadavg()
     work = Path(tempfile.mkdtemp(prefix="custodes-ledger-bench-", dir=scratch))
     try:
         home = work / "home"
@@ -177,6 +178,8 @@ def run_ledger_bench(
             "sqlite": sqlite3.sqlite_version,
             "platform": platform.platform(),
             "cpus": os.cpu_count(),
+            # Other work on the machine slows every figure; this says how busy it was.
+            "load_average_1m_before_and_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)],
         },
         "store": "SQLite, WAL, synchronous=FULL (durable at every commit)",
         "append": {

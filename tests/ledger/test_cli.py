@@ -195,6 +195,9 @@ def test_servers_get_their_apps(env: dict[str, str], home: Path, monkeypatch: py
 
 def test_every_command_is_documented() -> None:
     docs = (Path(__file__).parents[2] / "docs" / "ledger.md").read_text(encoding="utf-8")
-    for prefix, app in (("custodes ledger", ledger_cli.ledger_app), ("custodes witness", ledger_cli.witness_app)):
+    for prefix, app in (
+        ("custodes ledger", ledger_cli.ledger_app),
+        ("custodes witness", ledger_cli.witness_app),
+    ):
         for command in app.registered_commands:
             assert f"`{prefix} {command.name}" in docs, f"{prefix} {command.name} is not in docs/ledger.md"

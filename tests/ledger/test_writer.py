@@ -7,7 +7,8 @@ import sqlite3
 from collections.abc import Iterator
 
 import pytest
-from sqlalchemy import Engine, event
+from alembic import command
+from sqlalchemy import Engine, event, inspect
 
 from custodes.errors import LedgerError
 from custodes.ledger import (
@@ -20,6 +21,8 @@ from custodes.ledger import (
     store,
 )
 from custodes.ledger.verify import verify_checkpoint
+from custodes.store import connect, upgrade
+from custodes.store.engine import alembic_config
 
 from .conftest import batch_entry, decision
 from .reference import mth
@@ -177,3 +180,16 @@ def test_tables_are_on_the_shared_metadata() -> None:
         "ledger_head",
     } <= set(metadata.tables)
     assert store.entries.c.idx.primary_key
+
+
+def test_the_migration_goes_down_and_up_again(store_url: str) -> None:
+    upgrade(store_url)
+    command.downgrade(alembic_config(store_url), "0001")
+    engine = connect(store_url)
+    try:
+        assert not {t for t in inspect(engine).get_table_names() if t.startswith("ledger_")}
+        upgrade(store_url)
+        with engine.connect() as conn:
+            assert store.head_size(conn) == 0
+    finally:
+        engine.dispose()

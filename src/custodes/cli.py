@@ -188,6 +188,37 @@ def bench_pipeline(
     print(json.dumps(report, indent=2, sort_keys=True))
 
 
+@bench_app.command("accounting")
+def bench_accounting(  # noqa: PLR0917 - a command's options
+    persons: Annotated[int, typer.Option(min=1)] = 1_000_000,
+    requests: Annotated[int, typer.Option(min=1)] = 100_000,
+    seed: Annotated[int, typer.Option()] = 1,
+    repeats: Annotated[int, typer.Option(min=1)] = 3,
+    workdir: Annotated[Path, typer.Option(help="The same scratch space as `bench pipeline`.")] = Path(
+        "bench/data"
+    ),
+    results: Annotated[Path, typer.Option("--out", help="Where the JSON goes.")] = Path("bench/results"),
+) -> None:
+    """`verify` with the accounting log on and off, alternating; reports the median overhead."""
+    from custodes.bench.pipeline import run_accounting_overhead
+
+    print(
+        json.dumps(
+            run_accounting_overhead(persons, requests, seed, workdir, results, repeats=repeats), indent=2
+        )
+    )
+
+
+@bench_app.command("ledger")
+def bench_ledger(
+    results: Annotated[Path, typer.Option("--out", help="Where ledger.json goes.")] = Path("bench/results"),
+) -> None:
+    """Append throughput, a 1.28M-decision batch and proof times at 10M entries (SQLite, durable)."""
+    from custodes.bench.ledger import run_ledger_bench
+
+    print(json.dumps(run_ledger_bench(results), indent=2))
+
+
 def _print_score_table(result: dict[str, object]) -> None:
     headline = Table(title="linkage quality")
     headline.add_column("measure")

@@ -94,3 +94,47 @@ def run_pipeline_bench(
     target = results / f"pipeline-{persons}-{requests}-s{seed}.json"
     target.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return report
+
+
+def run_accounting_overhead(
+    persons: int, requests: int, seed: int, workdir: Path, results: Path, *, repeats: int = 3
+) -> dict[str, object]:
+    """``custodes verify`` with the accounting log on and off, alternating, ``repeats`` times each.
+
+    Reuses the data and store of ``run_pipeline_bench`` at the same size (run that first);
+    each run gets a fresh batch_id. Writes ``results/accounting-overhead-<persons>-<requests>.json``.
+    """
+    data = workdir / f"synth-{persons}-{requests}-s{seed}"
+    home = workdir / f"home-{persons}-{requests}-s{seed}"
+    if not (home / "master.duckdb").exists():
+        raise RuntimeError(f"no store at {home}: run `custodes bench pipeline` at this size first")
+    manifest = json.loads((data / "requests.manifest.json").read_text(encoding="utf-8"))
+    log = workdir / "bench.log"
+    runs: dict[str, list[StageRun]] = {"on": [], "off": []}
+    for attempt in range(repeats):
+        for mode in ("on", "off"):
+            batch_manifest = workdir / f"overhead-{mode}-{attempt}.json"
+            batch_id = f"{manifest['batch_id']}-overhead-{mode}-{attempt}-{time.time_ns()}"
+            batch_manifest.write_text(json.dumps({**manifest, "batch_id": batch_id}), encoding="utf-8")
+            env = {
+                **os.environ,
+                "CUSTODES_HOME": str(home),
+                "CUSTODES_ACCOUNTING": "1" if mode == "on" else "0",
+            }
+            args = ["verify", str(data / "requests.csv"), "--manifest", str(batch_manifest),
+                    "--out", str(workdir / f"overhead-out-{mode}")]  # fmt: skip
+            runs[mode].append(run_stage(f"verify_accounting_{mode}", args, env, log))
+    medians = {mode: sorted(r.seconds for r in rs)[len(rs) // 2] for mode, rs in runs.items()}
+    report: dict[str, object] = {
+        "benchmark": "accounting_overhead",
+        "persons": persons,
+        "requests": requests,
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "runs": {mode: [asdict(r) for r in rs] for mode, rs in runs.items()},
+        "median_seconds": medians,
+        "overhead_ratio": round(medians["on"] / medians["off"] - 1, 3),
+    }
+    results.mkdir(parents=True, exist_ok=True)
+    target = results / f"accounting-overhead-{persons}-{requests}.json"
+    target.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    return report

@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 from custodes.contract import REQUEST_COLUMNS, read_master, read_requests
+from custodes.contract.files import line_of_row
 from custodes.errors import BatchFileError, MasterFileError
 
 HEADER = "request_id,first_name,middle_name,last_name,dob,street,city,state,zip,tin\n"
@@ -115,3 +116,175 @@ def test_master_with_a_non_integer_tax_year_names_the_row(tmp_path: Path) -> Non
     with pytest.raises(MasterFileError) as caught:
         read_master(path).collect()
     assert caught.value.column == "tax_year"
+
+
+def raises(path: Path) -> BatchFileError:
+    with pytest.raises(BatchFileError) as caught:
+        read_requests(path)
+    assert str(path) in caught.value.render()
+    assert caught.value.hint
+    return caught.value
+
+
+def test_quoted_commas_quotes_and_newlines_stay_inside_their_field(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, HEADER + 'R1,Ana,,"O""Brien",,"12 Elm St\nApt 5",X,IL,1,\nR2,B,,C,,1 A St,X,IL,1,\n'
+    )
+    frame = read_requests(path)
+    assert frame.get_column("last_name").to_list() == ['O"Brien', "C"]
+    assert frame.get_column("street").to_list() == ["12 Elm St\nApt 5", "1 A St"]
+    assert frame.get_column("row_number").to_list() == [1, 2]
+
+
+def test_surrounding_whitespace_is_stripped_and_blank_cells_are_null(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER + ' R1 ,  Ana ,   ,"  ",,1 A St,X,IL,1,\n')
+    row = read_requests(path).row(0, named=True)
+    assert (row["request_id"], row["first_name"], row["middle_name"], row["last_name"]) == (
+        "R1",
+        "Ana",
+        None,
+        None,
+    )
+
+
+def test_optional_columns_may_be_left_out(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, "request_id,first_name,last_name,dob,street,city,state,zip\nR1,A,B,,1 A St,X,IL,1\n"
+    )
+    row = read_requests(path).row(0, named=True)
+    assert row["middle_name"] is None
+    assert row["tin"] is None
+    assert row["case_reference"] is None
+
+
+def test_a_missing_required_column_is_named(tmp_path: Path) -> None:
+    error = raises(
+        write(tmp_path, "request_id,first_name,last_name,dob,street,city,state\nR1,A,B,,1 A St,X,IL\n")
+    )
+    assert error.column == "zip"
+    assert "zip" in error.render()
+    assert "required" in error.render()
+
+
+def test_an_unknown_extra_column_is_refused_with_the_accepted_list(tmp_path: Path) -> None:
+    error = raises(write(tmp_path, HEADER.rstrip("\n") + ",notes\nR1,A,,B,,1 A St,X,IL,1,,hi\n"))
+    assert error.column == "notes"
+    assert "case_reference" in (error.hint or "")
+
+
+def test_a_duplicated_header_column_is_named(tmp_path: Path) -> None:
+    error = raises(write(tmp_path, HEADER.rstrip("\n") + ",zip\nR1,A,,B,,1 A St,X,IL,1,,2\n"))
+    assert error.column == "zip"
+    assert "more than once" in error.message
+
+
+def test_a_blank_header_field_is_refused(tmp_path: Path) -> None:
+    error = raises(write(tmp_path, HEADER.rstrip("\n") + ", \nR1,A,,B,,1 A St,X,IL,1,,\n"))
+    assert "header field 11 is blank" in error.message
+
+
+def test_a_blank_first_line_is_not_a_header(tmp_path: Path) -> None:
+    error = raises(write(tmp_path, "\n" + HEADER + "R1,A,,B,,1 A St,X,IL,1,\n"))
+    assert "no header" in error.message
+
+
+@pytest.mark.parametrize(
+    ("record", "column"),
+    [("R2,A,,B,,1 A St,X,IL,1\n", "tin"), ("R2,A,,B,,1 A St,X,IL,1,,extra\n", None)],
+    ids=["short", "long"],
+)
+def test_a_ragged_row_is_named_with_its_line(tmp_path: Path, record: str, column: str | None) -> None:
+    path = write(tmp_path, HEADER + 'R1,A,,B,,"1 A St\nrear",X,IL,1,\n' + record)
+    error = raises(path)
+    assert error.row == 2
+    assert error.column == column
+    assert "(line 4)" in error.message  # the first record spans lines 2 and 3
+
+
+def test_an_unclosed_quote_is_named_rather_than_swallowing_the_rows_after_it(tmp_path: Path) -> None:
+    error = raises(
+        write(tmp_path, HEADER + 'R1,A,,B,,1 A St,X,IL,1,\nR2,A,,"B,,1 A St,X,IL,1,\nR3,A,,B,,1,X,IL,1,\n')
+    )
+    assert error.row == 2
+    assert "line 3" in error.message
+    assert "RFC 4180" in (error.hint or "")
+
+
+def test_a_record_too_large_to_parse_is_an_error(tmp_path: Path) -> None:
+    error = raises(write(tmp_path, HEADER + "R1,A,,B,," + "x" * (3 << 20) + ",X,IL,1,\n"))
+    assert "cannot be read as CSV" in error.message
+
+
+def test_a_blank_request_id_names_row_and_column(tmp_path: Path) -> None:
+    error = raises(write(tmp_path, HEADER + "R1,A,,B,,1 A St,X,IL,1,\n  ,A,,B,,1 A St,X,IL,1,\n"))
+    assert (error.row, error.column) == (2, "request_id")
+    assert "(line 3)" in error.message
+
+
+def test_non_utf8_names_row_column_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, HEADER.encode() + b'R1,A,,B,,"1 A\nSt",X,IL,1,\nR2,A,,B,,1 Caf\xe9 St,X,IL,1,\n')
+    error = raises(path)
+    assert (error.row, error.column) == (2, "street")
+    assert "line 4" in error.message
+    assert "0xe9" in error.message
+
+
+def test_non_utf8_in_the_header_names_no_row(tmp_path: Path) -> None:
+    error = raises(write(tmp_path, b"request_id,first_nam\xe9\nR1,A\n"))
+    assert error.row is None
+    assert "UTF-8" in error.message
+
+
+def test_a_missing_file_is_named(tmp_path: Path) -> None:
+    error = raises(tmp_path / "absent.csv")
+    assert "not found" in error.message
+
+
+def test_parquet_columns_must_be_strings(tmp_path: Path) -> None:
+    path = tmp_path / "requests.parquet"
+    pl.DataFrame({c: ["x"] for c in REQUEST_COLUMNS if c != "tin"} | {"tin": [123456789]}).write_parquet(path)
+    error = raises(path)
+    assert error.column == "tin"
+    assert "leading zeros" in (error.hint or "")
+
+
+def test_parquet_may_hold_dob_as_a_date_and_categoricals(tmp_path: Path) -> None:
+    path = tmp_path / "requests.parquet"
+    pl.DataFrame({c: ["x"] for c in REQUEST_COLUMNS if c != "dob"}).with_columns(
+        pl.date(1980, 1, 2).alias("dob"), pl.col("state").cast(pl.Categorical)
+    ).write_parquet(path)
+    row = read_requests(path).row(0, named=True)
+    assert (row["dob"], row["state"]) == ("1980-01-02", "x")
+
+
+def test_parquet_with_a_misspelt_column_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "requests.parquet"
+    pl.DataFrame({c.replace("street", "stret"): ["x"] for c in REQUEST_COLUMNS}).write_parquet(path)
+    assert raises(path).column == "stret"
+
+
+def test_a_file_that_is_not_parquet_is_refused(tmp_path: Path) -> None:
+    error = raises(write(tmp_path, "request_id\nR1\n", name="requests.parquet"))
+    assert "Parquet" in error.message
+
+
+def test_an_empty_parquet_batch_is_an_error(tmp_path: Path) -> None:
+    path = tmp_path / "requests.parquet"
+    pl.DataFrame(schema=dict.fromkeys(REQUEST_COLUMNS, pl.Utf8)).write_parquet(path)
+    assert "no rows" in raises(path).message
+
+
+def test_a_parquet_duplicate_request_id_names_both_rows_without_lines(tmp_path: Path) -> None:
+    path = tmp_path / "requests.parquet"
+    pl.DataFrame({c: ["R1", "R1"] for c in REQUEST_COLUMNS}).write_parquet(path)
+    error = raises(path)
+    assert "row 1" in error.message
+    assert "row 2" in error.message
+    assert "line" not in error.message
+
+
+def test_line_of_row_counts_quoted_line_breaks_and_knows_its_rows() -> None:
+    data = b'h\n"a\nb"\n\nc\n'
+    assert [line_of_row(data, row) for row in (0, 1, 2)] == [1, 2, 5]
+    with pytest.raises(ValueError, match="no row 3"):
+        line_of_row(data, 3)

@@ -13,6 +13,7 @@ from custodes.codes import Reason
 from custodes.config import I1, I2, Settings
 from custodes.contract import read_manifest
 from custodes.legal import BATCH_RULE_ORDER, check_batch
+from custodes.legal.batch import reason_is_specific, statute_is_designated, statute_is_tax
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -133,3 +134,98 @@ def test_every_forbid_rule_is_named_by_exactly_one_batch_reason_code() -> None:
     forbids = set(ids) - {"request_disclosure"}
     assert forbids == {r.value for r in BATCH_RULE_ORDER}
     assert len(ids) == len(set(ids))
+
+
+@pytest.mark.parametrize(
+    ("statute", "designated", "tax"),
+    [
+        ("8 USC 1326", True, False),
+        ("18 U.S.C. § 1028A", True, False),
+        ("8 U. S. C. 1324(a)(1)(A)", True, False),
+        ("Title 8, United States Code, Section 1253", True, False),
+        ("26 USC 7201", True, True),
+        ("IRC § 7201", True, True),
+        ("I.R.C. 7206(1)", True, True),
+        ("Internal Revenue Code", True, True),
+        ("Title 26", True, True),
+        ("8 USC 1326; 26 USC 7206", True, True),
+        ("the Immigration and Nationality Act", False, False),
+        ("8 CFR 241.4", False, False),
+        ("", False, False),
+        ("CIRCUIT 26", False, False),
+    ],
+)
+def test_statute_citations(statute: str, designated: bool, tax: bool) -> None:
+    assert (statute_is_designated(statute), statute_is_tax(statute)) == (designated, tax)
+
+
+@pytest.mark.parametrize(
+    ("reason", "specific"),
+    [
+        ("", False),
+        ("N/A", False),
+        ("Investigation.", False),
+        ("Law Enforcement Purposes", False),
+        ("fraud fraud fraud fraud fraud fraud", False),
+        ("see attached list of the subjects", False),
+        ("Pending criminal investigation of identity document fraud", True),
+        (VALID_I2["reason"], True),
+    ],
+)
+def test_a_specific_reason_is_more_than_boilerplate(reason: str, specific: bool) -> None:
+    assert reason_is_specific(str(reason)) is specific
+
+
+@pytest.mark.parametrize("periods", [["2027"], ["1912"], ["2024", "2099"]])
+def test_taxable_periods_are_real_years_up_to_now(tmp_path: Path, periods: list[str]) -> None:
+    assert verdict(tmp_path, {**VALID_I2, "taxable_periods": periods}) == (Reason.MISSING_TAXABLE_PERIODS,)
+
+
+def test_agency_and_title_ignore_case_and_spacing_only(tmp_path: Path) -> None:
+    loose = {
+        **VALID_I2,
+        "agency": "department of  Homeland Security",
+        "signed_by": {"name": "A", "title": " secretary of homeland  security "},
+    }
+    assert verdict(tmp_path, loose) == ()
+    acting = {**VALID_I2, "signed_by": {"name": "A", "title": "Secretary of Homeland Security (Acting)"}}
+    assert verdict(tmp_path, acting) == (Reason.UNAUTHORIZED_SIGNER,)
+
+
+def test_an_unsigned_request_is_refused(tmp_path: Path) -> None:
+    unsigned = {**VALID_I2, "signed_by": {"name": " ", "title": "Secretary of Homeland Security"}}
+    assert verdict(tmp_path, unsigned) == (Reason.UNAUTHORIZED_SIGNER,)
+
+
+def test_an_unknown_basis_is_refused_for_that_alone(tmp_path: Path) -> None:
+    manifest = {**VALID_I2, "legal_basis": "26 USC 6103(k)(6)", "signed_by": {"name": "B", "title": "Clerk"}}
+    assert verdict(tmp_path, manifest) == (Reason.INVALID_LEGAL_BASIS,)
+
+
+def test_a_court_order_does_not_matter_to_a_written_request(tmp_path: Path) -> None:
+    manifest = {**VALID_I2, "court_order": {**COURT_ORDER, "expires_on": "2020-01-01", "docket": None}}
+    assert verdict(tmp_path, manifest) == ()
+
+
+def test_nothing_goes_out_under_a_suspended_basis(tmp_path: Path) -> None:
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(VALID_I2), encoding="utf-8")
+    result = check_batch(read_manifest(path), Settings(), NOW, 10, suspended_bases={I2})
+    assert (result.allowed, result.reasons, result.reason) == (
+        False,
+        (Reason.BASIS_SUSPENDED,),
+        Reason.BASIS_SUSPENDED,
+    )
+    allowed = check_batch(read_manifest(path), Settings(), NOW, 10)
+    assert (allowed.allowed, allowed.reason) == (True, None)
+
+
+def test_officers_without_names_are_not_officers(tmp_path: Path) -> None:
+    settings = Settings()
+    strict = replace(settings.bases[I2], requires_engaged_officers=True)
+    settings = replace(settings, bases={**settings.bases, I2: strict})
+    nameless = {**VALID_I2, "engaged_officers": [{"name": " ", "title": "Special Agent"}]}
+    assert verdict(tmp_path, nameless, settings) == (Reason.MISSING_ENGAGED_OFFICERS,)
+    two = {**VALID_I2, "engaged_officers": [{"name": "A", "title": "SA"}, {"name": "B", "title": "SA"}]}
+    assert verdict(tmp_path, two, settings, subjects=1000) == ()
+    assert verdict(tmp_path, two, settings, subjects=1001) == (Reason.IMPLAUSIBLE_ENGAGEMENT,)

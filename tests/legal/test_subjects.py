@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from custodes.codes import Reason
 from custodes.config import I2, BasisRule, Settings
-from custodes.legal.subjects import SUBJECT_COLUMNS, check_subject, check_subjects
+from custodes.legal.subjects import SUBJECT_COLUMNS, check_subject, check_subjects, subject_refusals
 
 BASIS = Settings().bases[I2]
 STRICT = BasisRule(name=I2, signer_titles=BASIS.signer_titles, requires_case_reference=True)
@@ -117,3 +117,39 @@ def test_the_vectorised_layer_and_the_cedar_layer_agree(rows: list[dict[str, str
         vectorised = check_subjects(frame(rows), basis).to_list()
         cedar = [(r.value if (r := check_subject(row, basis)) else None) for row in rows]
         assert vectorised == cedar
+
+
+@pytest.mark.parametrize(
+    "name", ["LNU", "N/A", "n.a.", "NONE", "x", "XXX", "123", "--", "Unknown Unknown", "?", "TBD", "No Name"]
+)
+def test_placeholder_names_are_not_names(name: str) -> None:
+    assert check_subject({**GOOD, "last_name": name}, BASIS) is Reason.MISSING_NAME
+
+
+@pytest.mark.parametrize("name", ["Na", "O'Brien", "de la Cruz", "García López", "Ng", "Xu", "Nonez"])
+def test_real_names_are_names(name: str) -> None:
+    assert check_subject({**GOOD, "last_name": name}, BASIS) is None
+
+
+@pytest.mark.parametrize(
+    "tin", ["900-12-3456", "900-66-1234", "900-89-1234", "900-93-1234", "1234567890", "123.45.6789"]
+)
+def test_impossible_itins_and_malformed_tins_are_invalid(tin: str) -> None:
+    assert check_subject({**GOOD, "tin": tin}, BASIS) is Reason.INVALID_TIN
+
+
+def test_frames_and_rows_without_the_optional_columns_are_checked() -> None:
+    minimal = pl.DataFrame({"first_name": ["Ana"], "last_name": ["Reyes"], "street": ["12 Elm St"]})
+    assert check_subjects(minimal, BASIS).to_list() == [None]
+    assert check_subjects(minimal, STRICT).to_list() == [Reason.MISSING_CASE_REFERENCE.value]
+    assert check_subject({"first_name": "Ana", "last_name": "Reyes", "street": "12 Elm St"}, BASIS) is None
+
+
+def test_every_failed_element_is_listed_in_order() -> None:
+    row = {"first_name": "FNU", "last_name": "Reyes", "street": "Unknown", "tin": "1", "case_reference": None}
+    assert subject_refusals(row, STRICT) == (
+        Reason.MISSING_NAME,
+        Reason.PLACEHOLDER_ADDRESS,
+        Reason.INVALID_TIN,
+        Reason.MISSING_CASE_REFERENCE,
+    )

@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from collections.abc import Iterable
 from pathlib import Path
 from typing import BinaryIO, Literal
 
@@ -123,6 +124,23 @@ def locate_bad_utf8(handle: BinaryIO) -> tuple[int, int, int] | None:
     return None
 
 
+def quoting_error(lines: Iterable[str], *, blank_lines_are_rows: bool) -> tuple[int, int, str] | None:
+    """(data row, line, what) of the first record whose quoting breaks RFC 4180, or None.
+
+    Reads the CSV text strictly, so it is slow: run it only once a cheaper check has failed.
+    """
+    reader = csv.reader(lines, strict=True)
+    records = -1
+    start = 1
+    try:
+        for record in reader:
+            records += bool(record) or blank_lines_are_rows
+            start = reader.line_num + 1
+    except csv.Error as exc:
+        return records + 1, start, str(exc)
+    return None
+
+
 def line_of_row(data: bytes, row: int) -> int:
     """The line on which data row ``row`` starts (the header is line 1)."""
     reader = csv.reader(io.StringIO(data.decode("utf-8"), newline=""))
@@ -134,4 +152,4 @@ def line_of_row(data: bytes, row: int) -> int:
             if seen == row:
                 return start + 1
         start = reader.line_num
-    return start + 1
+    raise ValueError(f"the data holds no row {row}")

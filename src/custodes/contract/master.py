@@ -24,7 +24,7 @@ from custodes.contract.columns import (
     REQUIRED_MASTER_COLUMNS,
     check_header,
 )
-from custodes.contract.files import file_kind, locate_bad_utf8, read_header_line
+from custodes.contract.files import file_kind, locate_bad_utf8, quoting_error, read_header_line
 from custodes.contract.requests import clean
 from custodes.errors import MasterFileError
 
@@ -149,17 +149,25 @@ def _locate(path: Path, exc: pl.exceptions.ComputeError) -> MasterFileError:
             hint="save the file as UTF-8, then load it again",
         )
     with path.open(encoding="utf-8-sig", newline="") as text:
+        broken = quoting_error(text, blank_lines_are_rows=True)
+    if broken is not None:
+        row, line, what = broken
+        return MasterFileError(
+            f"broken quoting in the record starting on line {line}: {what}",
+            file=file,
+            row=row or None,
+            hint="enclose fields that hold commas, quotes or line breaks in double quotes (RFC 4180)",
+        )
+    with path.open(encoding="utf-8-sig", newline="") as text:
         reader = csv.reader(text)
-        header = next(reader)
+        width = len(next(reader))
         for row, record in enumerate(reader, start=1):
-            if record and len(record) != len(header):
+            if record and len(record) != width:
                 return MasterFileError(
-                    f"record has {len(record)} fields but the header has {len(header)} "
+                    f"record has {len(record)} fields but the header has {width} "
                     f"(it ends on line {reader.line_num})",
                     file=file,
                     row=row,
                     hint="give every row one field per header column, quoting fields that hold commas",
                 )
-    return MasterFileError(
-        f"cannot be read as CSV: {exc}", file=file, hint="check the file's quoting (RFC 4180)"
-    )
+    return MasterFileError(f"cannot be read as CSV: {exc}", file=file, hint="check the file against RFC 4180")

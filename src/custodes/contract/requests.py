@@ -20,6 +20,7 @@ Decisions documented here (they are part of the contract as custodes applies it)
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import polars as pl
@@ -32,7 +33,7 @@ from custodes.contract.columns import (
     REQUIRED_REQUEST_COLUMNS,
     check_header,
 )
-from custodes.contract.files import BOM, check_utf8, file_kind, line_of_row, parse_header
+from custodes.contract.files import BOM, check_utf8, file_kind, line_of_row, parse_header, quoting_error
 from custodes.errors import BatchFileError, UserInputError
 
 _QUOTING_HINT = (
@@ -80,6 +81,8 @@ def _read_csv(data: bytes, file: str) -> pl.DataFrame:
         file=file,
         error=BatchFileError,
     )
+    if data.count(b'"') % 2:
+        _raise_quoting(data, file)
     ragged: list[pacsv.InvalidRow] = []
 
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
@@ -105,6 +108,17 @@ def _read_csv(data: bytes, file: str) -> pl.DataFrame:
     frame = pl.from_arrow(table)
     assert isinstance(frame, pl.DataFrame)
     return frame
+
+
+def _raise_quoting(data: bytes, file: str) -> None:
+    found = quoting_error(io.StringIO(data.decode("utf-8"), newline=""), blank_lines_are_rows=False)
+    row, line, what = found or (None, None, "a double quote is never closed")
+    raise BatchFileError(
+        f"broken quoting in the record starting on line {line}: {what}",
+        file=file,
+        row=row or None,
+        hint=_QUOTING_HINT,
+    )
 
 
 def _raise_ragged(bad: pacsv.InvalidRow, header: list[str], data: bytes, file: str) -> None:

@@ -17,27 +17,37 @@ be spelt differently. So the test is structural, with a short list on top:
    fiction addresses people type when they have none, including "1 Main St" and
    "123 Main St". A real resident of such an address is refused too; precision comes first.
 
-**Speed.** usaddress tags about 8,000 lines a second on one core, too slow for 1.28M
+**Units** do not bear on the structure: a trailing unit ("APT 5", "# 4A", "SUITE 200") is
+dropped before either path judges the line (the *core*), because it misleads usaddress.
+
+**Speed.** usaddress tags a few thousand lines a second on one core, too slow for 1.28M
 subjects. Lines are normalised (upper case, dots and apostrophes dropped, other punctuation
-as spaces) and judged once per distinct line. The canonical form,
-``number [dir] name [name] suffix [dir] [unit]`` with a plain number and plain words (and
-``PO BOX n``) is
-accepted by a regular expression (``FAST_PATH_PATTERN``) that a property test holds to
-accepting nothing usaddress would refuse; only the remaining lines go to usaddress.
+as spaces) and judged once per distinct line. The core's canonical form (directionals and
+common street types in USPS short form: "NORTH" is "N", "STR" and "STREET" are "ST") is
+tried against ``FAST_PATH_PATTERN``: a plain house number, an optional directional, a street
+name of one or two plain words or an ordinal, and a common street type; or ``PO BOX n``. A
+property test and a large generated corpus hold the fast path to accepting nothing
+usaddress would refuse; only the remaining lines are parsed, in parallel when there are
+many.
 """
 
 from __future__ import annotations
 
-import re
-from functools import lru_cache
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import polars as pl
-import usaddress
 from scourgify.address_constants import (
     DIRECTIONAL_REPLACEMENTS,
     OCCUPANCY_TYPE_ABBREVIATIONS,
     STREET_TYPE_ABBREVIATIONS,
 )
+
+from custodes.legal import structure
+from custodes.legal.structure import usaddress_accepts
 
 PLACEHOLDER_WORDS: tuple[str, ...] = (
     "UNKNOWN", "UNKOWN", "UNKN", "UNK", "NONE", "NULL", "NIL", "N/A", "FAKE", "DUMMY", "TEST",
@@ -66,47 +76,67 @@ KNOWN_FAKE_STREETS: frozenset[str] = frozenset(
 """Whole normalised street lines known to be typed in place of an address."""
 
 _DIRECTIONALS = "N|S|E|W|NE|NW|SE|SW"
-_FAST_SUFFIXES = (
-    "ST|STREET|AVE|AVENUE|RD|ROAD|DR|DRIVE|LN|LANE|CT|COURT|BLVD|BOULEVARD|WAY|PL|PLACE|TER|"
-    "TERRACE|CIR|CIRCLE|PKWY|PARKWAY|TRL|TRAIL|LOOP"
-)
+FAST_STREET_TYPES: tuple[str, ...] = (
+    "ST", "AVE", "RD", "DR", "LN", "CT", "BLVD", "PL", "TER", "CIR", "PKWY", "TRL", "WAY", "LOOP",
+    "HWY", "SQ", "PIKE", "RUN", "XING", "PATH", "ALY", "ROW", "CV", "PT", "EXPY", "FWY", "TPKE",
+)  # fmt: skip
+"""The common USPS street types the fast path knows (rarer ones, such as PARK or MALL, make
+usaddress read some names as a city and are left to it)."""
+
 FAST_PATH_PATTERN = (
     rf"^[1-9][0-9]{{0,5}}(?: (?P<dir>{_DIRECTIONALS}))?"
-    rf" (?P<name>[A-Z]{{2,}}(?: [A-Z]{{2,}})?|[1-9][0-9]{{0,2}}(?:ST|ND|RD|TH)) (?:{_FAST_SUFFIXES})"
-    rf"(?: (?:{_DIRECTIONALS}))?(?: (?:APT|UNIT|STE|#) ?(?:[0-9]{{1,5}}[A-Z]?|[A-Z]))?$"
+    rf" (?P<name>[A-Z]{{2,}}(?: [A-Z]{{2,}}){{0,2}}|[1-9][0-9]{{0,2}}(?:ST|ND|RD|TH))"
+    rf" (?:{'|'.join(FAST_STREET_TYPES)})(?: (?:{_DIRECTIONALS}))?$"
 )
-"""The canonical street line: a plain house number, an optional directional, a street name of
-one or two plain words or an ordinal, a common street type, then an optional directional and
-unit. ``fast_path_accepts`` adds conditions on the name's words."""
+"""The canonical core: a plain house number, an optional directional, a street name of one to
+three plain words or an ordinal, a common street type, an optional directional.
+``fast_path_accepts`` adds conditions on the name's words."""
+
+_ORDINAL_WORDS = {
+    "FIRST": "1ST", "SECOND": "2ND", "THIRD": "3RD", "FOURTH": "4TH", "FIFTH": "5TH",
+    "SIXTH": "6TH", "SEVENTH": "7TH", "EIGHTH": "8TH", "NINTH": "9TH", "TENTH": "10TH",
+}  # fmt: skip
+
+CANONICAL_TOKENS: dict[str, str] = {
+    **DIRECTIONAL_REPLACEMENTS,
+    **_ORDINAL_WORDS,
+    **{k: v for k, v in STREET_TYPE_ABBREVIATIONS.items() if v in FAST_STREET_TYPES},
+}
+"""Spellings of directionals, ordinal words and the fast path's street types -> USPS form
+("NORTH" -> "N", "STR" and "STREET" -> "ST", "FIFTH" -> "5TH")."""
+
+UNIT_DESIGNATORS: tuple[str, ...] = (
+    "APARTMENT", "APT", "UNIT", "SUITE", "STE", "ROOM", "RM", "FLOOR", "FL", "BLDG", "LOT",
+    "TRAILER", "TRLR", "SPC",
+)  # fmt: skip
+"""Designators of a trailing unit, dropped from the core (with "#")."""
+
+_TRAILING_UNIT = rf"(?: (?:{'|'.join(UNIT_DESIGNATORS)}) ?#? ?| ?# ?)[A-Z0-9-]{{1,6}}$"
 
 PO_BOX_PATTERN = r"^PO BOX [1-9][0-9]{0,7}$"
 
 RESERVED_WORDS: frozenset[str] = frozenset(
     {
-        *_FAST_SUFFIXES.split("|"), *DIRECTIONAL_REPLACEMENTS, *DIRECTIONAL_REPLACEMENTS.values(),
-        *OCCUPANCY_TYPE_ABBREVIATIONS, *OCCUPANCY_TYPE_ABBREVIATIONS.values(), "BOX", "PO", "POB",
-        "RR", "HC", "PSC", "CMR", "COUNTY", "STATE", "US", "HIGHWAY", "ROUTE", "RT", "CAMINO",
-        "CALLE", "RUE", "VIA", "SAN", "SANTA", "SANTO", "THE", "OF", "DE", "LA", "LE", "EL", "LOS",
-        "LAS", "DEL", "DU", "DES", "AND", "AT", "BY", "IN", "ON", "TO", "DELIVERY", "GENERAL",
-        "CENTER", "PLAZA", "TOWER", "TOWERS", "BUILDING", "HALL", "COMPLEX", "CAMPUS", "OFFICE",
-        "FM", "SAINT", "MOUNT", "FORT", "JR", "SR",
+        *DIRECTIONAL_REPLACEMENTS, *DIRECTIONAL_REPLACEMENTS.values(), *OCCUPANCY_TYPE_ABBREVIATIONS,
+        *OCCUPANCY_TYPE_ABBREVIATIONS.values(), "BOX", "PO", "POB", "RR", "HC", "PSC", "CMR", "ST",
+        "SAN", "SANTA", "SANTO", "EL", "LA", "LOS", "LAS", "DEL", "DE", "CAMINO", "CALLE", "VIA",
+        "RUE", "OF", "THE", "AND", "TO", "AT", "BY", "ON", "IN", "NEW", "FORT", "FT", "MOUNT",
+        "MT", "SAINT", "PORT",
     }
 )  # fmt: skip
-"""Words that make usaddress read a line differently (the fast path's street types,
-directionals, units, boxes, routes, building words, Spanish and French particles); a street
-name holding one leaves the fast path."""
+"""Words that make usaddress read a street name differently: directionals, units, boxes, "ST"
+(street or saint), Spanish and French particles, small words and the first words of place
+names ("NEW", "FORT", "SAINT"). A name holding one leaves the fast path."""
 
 STREET_TYPE_WORDS: frozenset[str] = frozenset(
     {*STREET_TYPE_ABBREVIATIONS, *STREET_TYPE_ABBREVIATIONS.values()}
 )
-"""USPS street types (PARK, HILL, BEACH, ...). They may be words of a street name, but not
-after a directional, where usaddress may read them as the street's type."""
+"""USPS street types in every spelling (PARK, HILL, LK, CURV, ...). After a directional, a
+street name may hold at most one; with more, usaddress may read the name as a type and a place."""
 
-_NAME_LABELS = frozenset({"StreetName", "BuildingName", "LandmarkName"})
-_CONTEXT = ", SPRINGFIELD, IL 62701"
-"""A neutral city, state and ZIP appended before parsing (see ``usaddress_accepts``)."""
-_REAL_NUMBER = re.compile(r"[1-9]")
-_LETTER = re.compile(r"[^\W\d_]")
+PARALLEL_FROM = 20_000
+"""Distinct cores to parse from which worker processes pay for their start-up."""
+MAX_WORKERS = 8
 
 
 def normalise_street(street: pl.Expr) -> pl.Expr:
@@ -125,39 +155,67 @@ def is_placeholder(normalised: pl.Expr) -> pl.Expr:
     return normalised.str.contains(PLACEHOLDER_PATTERN) | normalised.is_in(sorted(KNOWN_FAKE_STREETS))
 
 
+def street_core(normalised: pl.Expr) -> pl.Expr:
+    """The normalised line without a trailing unit: what the structure test judges."""
+    return normalised.str.replace(_TRAILING_UNIT, "")
+
+
+def canonical_core(core: pl.Expr) -> pl.Expr:
+    """The core with directionals and the fast path's street types in USPS short form."""
+    return core.str.split(" ").list.eval(pl.element().replace(CANONICAL_TOKENS)).list.join(" ")
+
+
+def _any_word(words: frozenset[str]) -> str:
+    return r"\b(?:" + "|".join(sorted(words, key=len, reverse=True)) + r")\b"
+
+
+_RESERVED_WORD = _any_word(RESERVED_WORDS)
+_STREET_TYPE_WORD = _any_word(STREET_TYPE_WORDS)
+
+
+def canonical_form(core: pl.Expr) -> pl.Expr:
+    """Whether a canonical core is in the fast path's form (see ``FAST_PATH_PATTERN``)."""
+    parts = core.str.extract_groups(FAST_PATH_PATTERN)
+    name = parts.struct.field("name")
+    most_typed = pl.when(parts.struct.field("dir").is_null()).then(3).otherwise(1)
+    plain = ~name.str.contains(_RESERVED_WORD) & (name.str.count_matches(_STREET_TYPE_WORD) <= most_typed)
+    return (core.str.contains(PO_BOX_PATTERN) | plain).fill_null(False)
+
+
 def fast_path_accepts(normalised: pl.Expr) -> pl.Expr:
-    """The canonical form, which usaddress would also accept (see the property test)."""
-    parts = normalised.str.extract_groups(FAST_PATH_PATTERN)
-    words = parts.struct.field("name").str.split(" ")
-    reserved = words.list.eval(pl.element().is_in(sorted(RESERVED_WORDS))).list.any()
-    typed = words.list.eval(pl.element().is_in(sorted(STREET_TYPE_WORDS))).list.any()
-    plain = ~reserved & ~(typed & parts.struct.field("dir").is_not_null())
-    return (normalised.str.contains(PO_BOX_PATTERN) | plain).fill_null(False)
+    """The canonical form, whose core usaddress would also accept (see the property test)."""
+    return canonical_form(canonical_core(street_core(normalised)))
 
 
-@lru_cache(maxsize=1 << 16)
-def usaddress_accepts(normalised: str) -> bool:
-    """Whether usaddress finds a house number and a street name, or a PO Box and its number."""
-    if not (_REAL_NUMBER.search(normalised) and _LETTER.search(normalised)):
-        return False
-    # parsed alone, a street line lacks the context usaddress was trained on and it labels
-    # "634 RIDGE" or "180 9TH" as unit numbers; a fixed city line after it restores the
-    # context, and only the street line's own tokens are judged
-    own = len(normalised.split())
-    parsed = [(token.rstrip(","), label) for token, label in usaddress.parse(normalised + _CONTEXT)[:own]]
-    numbers = [token for token, label in parsed if label == "AddressNumber"]
-    names = [token for token, label in parsed if label in _NAME_LABELS]
-    box_type = "".join(token for token, label in parsed if label == "USPSBoxType")
-    box_ids = [token for token, label in parsed if label == "USPSBoxID"]
-    house = any(_REAL_NUMBER.search(n) for n in numbers) and any(re.search(r"\w", n) for n in names)
-    box = "BOX" in box_type and any(_REAL_NUMBER.search(b) for b in box_ids)
-    return house or box
+def _run_worker(cores: list[str]) -> list[bool]:
+    result = subprocess.run(
+        [sys.executable, str(Path(structure.__file__))],
+        input="".join(f"{core}\n" for core in cores),
+        capture_output=True,
+        text=True,
+        encoding="utf-8",
+        check=False,
+    )
+    if result.returncode != 0 or len(result.stdout) != len(cores):
+        raise RuntimeError(f"the address parser worker failed: {result.stderr.strip()[-500:]}")
+    return [verdict == "1" for verdict in result.stdout]
+
+
+def parse_all(cores: list[str]) -> list[bool]:
+    """``usaddress_accepts`` of each core; split over worker processes when there are many."""
+    workers = min(os.cpu_count() or 1, MAX_WORKERS)
+    if len(cores) < PARALLEL_FROM or workers < 2:
+        return [usaddress_accepts(core) for core in cores]
+    size = -(-len(cores) // workers)
+    chunks = [cores[i : i + size] for i in range(0, len(cores), size)]
+    with ThreadPoolExecutor(len(chunks)) as pool:
+        return [ok for verdicts in pool.map(_run_worker, chunks) for ok in verdicts]
 
 
 def deliverable_streets(streets: pl.Series) -> pl.Series:
     """For each street line, whether it is a deliverable address (null or blank: False).
 
-    Each distinct normalised line is judged once.
+    Each distinct line is judged once; only cores outside the fast path are parsed.
     """
     normalised = pl.DataFrame({"s": streets}).select(normalise_street(pl.col("s")).alias("s"))["s"]
     distinct = (
@@ -165,14 +223,21 @@ def deliverable_streets(streets: pl.Series) -> pl.Series:
         .drop_nulls()
         .to_frame()
         .filter(pl.col("s") != "")
+        .with_columns(canonical_core(street_core(pl.col("s"))).alias("core"))
         .with_columns(
             is_placeholder(pl.col("s")).alias("placeholder"),
-            fast_path_accepts(pl.col("s")).alias("fast"),
+            canonical_form(pl.col("core")).alias("fast"),
         )
     )
-    rest = distinct.filter(~pl.col("placeholder") & ~pl.col("fast"))["s"]
-    parsed = pl.Series("parsed", [usaddress_accepts(s) for s in rest.to_list()], dtype=pl.Boolean)
-    verdict = distinct.join(pl.DataFrame({"s": rest, "parsed": parsed}), on="s", how="left").select(
+    # a core without a non-zero digit and a letter cannot hold a house number and a name
+    parseable = pl.col("core").str.contains("[1-9]") & pl.col("core").str.contains(r"\p{L}")
+    rest = distinct.filter(~pl.col("placeholder") & ~pl.col("fast") & parseable).select(
+        pl.col("core").unique()
+    )["core"]
+    parsed = pl.DataFrame(
+        {"core": rest, "parsed": parse_all(rest.to_list())}, schema_overrides={"parsed": pl.Boolean}
+    )
+    verdict = distinct.join(parsed, on="core", how="left").select(
         "s", (~pl.col("placeholder") & (pl.col("fast") | pl.col("parsed").fill_null(False))).alias("ok")
     )
     return normalised.replace_strict(

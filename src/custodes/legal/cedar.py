@@ -146,10 +146,7 @@ def refusals(
         "resource": {"type": f"Custodes::{resource[0]}", "id": resource[1]},
         "context": dict(context),
     }
-    try:
-        result = cedarpy.is_authorized(request, policies.text, [dict(e) for e in entities], schema=SCHEMA)
-    except (ValueError, TypeError) as exc:
-        raise PolicyEvaluationError(f"{policies.name}.cedar: the request was rejected: {exc}") from exc
+    result = cedarpy.is_authorized(request, policies.text, [dict(e) for e in entities], schema=SCHEMA)
     errors = result.diagnostics.errors
     if errors:
         raise PolicyEvaluationError(f"{policies.name}.cedar could not be evaluated: {'; '.join(errors)}")

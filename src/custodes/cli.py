@@ -188,6 +188,29 @@ def bench_pipeline(
     print(json.dumps(report, indent=2, sort_keys=True))
 
 
+@bench_app.command("linkage")
+def bench_linkage(  # noqa: PLR0917 - a command's options
+    persons: Annotated[int, typer.Option(min=1)] = 1_000_000,
+    requests: Annotated[int, typer.Option(min=1)] = 100_000,
+    seed: Annotated[int, typer.Option()] = 1,
+    workdir: Annotated[Path, typer.Option(help="Scratch space for data, stores and outputs.")] = Path(
+        "bench/data"
+    ),
+    results: Annotated[Path, typer.Option("--out", help="Where the JSON goes.")] = Path("bench/results"),
+    dataset: Annotated[
+        list[str] | None,
+        typer.Option(help="synth, febrl4, febrl4_tin or pseudopeople (repeatable); default: all."),
+    ] = None,
+) -> None:
+    """custodes and Splink 5 side by side on synth, FEBRL4 and pseudopeople (needs the bench extra)."""
+    from custodes.bench.linkage import DATASETS, run_linkage_bench
+
+    report = run_linkage_bench(
+        persons, requests, seed, workdir, results, datasets=dataset or DATASETS, progress=console.print
+    )
+    print(json.dumps(report, indent=2, sort_keys=True))
+
+
 @bench_app.command("accounting")
 def bench_accounting(  # noqa: PLR0917 - a command's options
     persons: Annotated[int, typer.Option(min=1)] = 1_000_000,

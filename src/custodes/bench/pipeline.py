@@ -29,14 +29,17 @@ class StageRun:
     returncode: int
 
 
-def run_stage(stage: str, args: list[str], env: dict[str, str], log: Path) -> StageRun:
-    """Run ``custodes ARGS`` as a child process and measure it."""
+def run_stage(
+    stage: str, args: list[str], env: dict[str, str], log: Path, *, module: str = "custodes"
+) -> StageRun:
+    """Run ``python -m MODULE ARGS`` (by default ``custodes ARGS``) as a child process and measure it."""
     started = time.perf_counter()
     with log.open("ab") as sink:
-        proc = subprocess.Popen([sys.executable, "-m", "custodes", *args], env=env, stdout=sink, stderr=sink)
+        proc = subprocess.Popen([sys.executable, "-m", module, *args], env=env, stdout=sink, stderr=sink)
         _, status, usage = os.wait4(proc.pid, 0)
     seconds = time.perf_counter() - started
     code = os.waitstatus_to_exitcode(status)
+    proc.returncode = code  # reaped by wait4: tell Popen, or it warns that the child still runs
     # ru_maxrss is in KiB on Linux
     return StageRun(stage, round(seconds, 2), round(usage.ru_maxrss / 1024, 1), code)
 

@@ -44,7 +44,8 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) system-deps
+# the bench harness (Splink, FEBRL4, pseudopeople converters) is tested too, so pytest needs the bench extra
+pytest: $(BENCH_STAMP) system-deps
 	$(BIN)/pytest
 
 test: lint types pytest

@@ -9,7 +9,13 @@ from hypothesis import strategies as st
 
 from custodes.codes import Reason
 from custodes.config import I2, BasisRule, Settings
-from custodes.legal.subjects import SUBJECT_COLUMNS, check_subject, check_subjects, subject_refusals
+from custodes.legal.subjects import (
+    SUBJECT_COLUMNS,
+    check_subject,
+    check_subjects,
+    subject_refusals,
+    tin_acceptable,
+)
 
 BASIS = Settings().bases[I2]
 STRICT = BasisRule(name=I2, signer_titles=BASIS.signer_titles, requires_case_reference=True)
@@ -153,3 +159,17 @@ def test_every_failed_element_is_listed_in_order() -> None:
         Reason.INVALID_TIN,
         Reason.MISSING_CASE_REFERENCE,
     )
+
+
+def test_the_tin_rule_holds_over_every_area_and_group() -> None:
+    def possible(tin: str) -> bool:
+        area, group, serial = int(tin[:3]), int(tin[3:5]), int(tin[5:])
+        if serial == 0:
+            return False
+        if area >= 900:
+            return any(lo <= group <= hi for lo, hi in ((50, 65), (70, 88), (90, 92), (94, 99)))
+        return area not in (0, 666) and group != 0
+
+    tins = [f"{a:03d}-{g:02d}-{s:04d}" for a in range(1000) for g in range(100) for s in (0, 1, 9999)]
+    got = pl.DataFrame({"tin": tins}).select(tin_acceptable())["tin"].to_list()
+    assert [t for t, ok in zip(tins, got, strict=True) if ok != possible(t.replace("-", ""))] == []

@@ -237,6 +237,7 @@ def run_linkage_bench(
     workdir.mkdir(parents=True, exist_ok=True)
     results.mkdir(parents=True, exist_ok=True)
     log = workdir / "bench.log"
+    load_at_start = os.getloadavg()
     summary_sets: dict[str, object] = {}
     for dataset in datasets:
         data = _data_dir(dataset, persons, requests, seed, workdir)
@@ -291,6 +292,7 @@ def run_linkage_bench(
                 f"recall {headlines[system]['recall']}, wrongful {headlines[system]['wrongful_disclosures']}"
             )
         entry: dict[str, object] = {
+            "load_average_1_5_15_after": os.getloadavg(),
             "systems": headlines,
             "ratios_custodes_over": {
                 "splink": ratios(headlines["custodes"], headlines["splink"]),
@@ -314,6 +316,7 @@ def run_linkage_bench(
             "python": platform.python_version(),
             "system": platform.platform(),
         },
+        "load_average_1_5_15": {"start": load_at_start, "end": os.getloadavg()},
         "custodes_time": "master load + verify (init excluded)",
         "splink_time": "the whole Splink process: read, clean, train, predict, decide, write",
         "splink_config": asdict(SplinkConfig(seed=seed)),

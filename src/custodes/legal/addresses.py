@@ -217,29 +217,26 @@ def deliverable_streets(streets: pl.Series) -> pl.Series:
 
     Each distinct line is judged once; only cores outside the fast path are parsed.
     """
-    normalised = pl.DataFrame({"s": streets}).select(normalise_street(pl.col("s")).alias("s"))["s"]
+    normalised = streets.to_frame("s").select(normalise_street(pl.col("s")))["s"]
+    # a core without a non-zero digit and a letter cannot hold a house number and a name
+    parseable = pl.col("core").str.contains("[1-9]") & pl.col("core").str.contains(r"\p{L}")
     distinct = (
-        normalised.unique()
-        .drop_nulls()
-        .to_frame()
+        normalised.to_frame()
+        .lazy()
+        .unique()
         .filter(pl.col("s") != "")
         .with_columns(canonical_core(street_core(pl.col("s"))).alias("core"))
         .with_columns(
-            is_placeholder(pl.col("s")).alias("placeholder"),
-            canonical_form(pl.col("core")).alias("fast"),
+            is_placeholder(pl.col("s")).alias("placeholder"), canonical_form(pl.col("core")).alias("fast")
         )
+        .with_columns((~pl.col("placeholder") & ~pl.col("fast") & parseable).alias("parse"))
+        .collect()
     )
-    # a core without a non-zero digit and a letter cannot hold a house number and a name
-    parseable = pl.col("core").str.contains("[1-9]") & pl.col("core").str.contains(r"\p{L}")
-    rest = distinct.filter(~pl.col("placeholder") & ~pl.col("fast") & parseable).select(
-        pl.col("core").unique()
-    )["core"]
-    parsed = pl.DataFrame(
-        {"core": rest, "parsed": parse_all(rest.to_list())}, schema_overrides={"parsed": pl.Boolean}
+    rest = distinct.filter("parse")["core"].unique()
+    parsed = pl.col("core").replace_strict(
+        rest, parse_all(rest.to_list()), default=False, return_dtype=pl.Boolean
     )
-    verdict = distinct.join(parsed, on="core", how="left").select(
-        "s", (~pl.col("placeholder") & (pl.col("fast") | pl.col("parsed").fill_null(False))).alias("ok")
-    )
+    verdict = distinct.select("s", (~pl.col("placeholder") & (pl.col("fast") | parsed)).alias("ok"))
     return normalised.replace_strict(
         verdict["s"], verdict["ok"], default=False, return_dtype=pl.Boolean
     ).rename("street_deliverable")

@@ -85,6 +85,7 @@ class Policies:
     text: str
     reasons: Mapping[str, Reason]
     order: tuple[Reason, ...]
+    parsed: cedarpy.PolicySet
 
 
 def policy_text(name: str) -> str:
@@ -110,7 +111,14 @@ def parse_policies(name: str, text: str, order: Sequence[Reason]) -> Policies:
             f"{name}.cedar: its forbid rules {sorted(reasons.values())} differ from the reporting "
             f"order {sorted(order)}"
         )
-    return Policies(name=name, text=text, reasons=reasons, order=tuple(order))
+    return Policies(
+        name=name, text=text, reasons=reasons, order=tuple(order), parsed=cedarpy.PolicySet.from_str(text)
+    )
+
+
+@cache
+def _schema() -> cedarpy.Schema:
+    return cedarpy.Schema.from_str(SCHEMA)
 
 
 @cache
@@ -146,7 +154,7 @@ def refusals(
         "resource": {"type": f"Custodes::{resource[0]}", "id": resource[1]},
         "context": dict(context),
     }
-    result = cedarpy.is_authorized(request, policies.text, [dict(e) for e in entities], schema=SCHEMA)
+    result = cedarpy.is_authorized(request, policies.parsed, [dict(e) for e in entities], schema=_schema())
     errors = result.diagnostics.errors
     if errors:
         raise PolicyEvaluationError(f"{policies.name}.cedar could not be evaluated: {'; '.join(errors)}")

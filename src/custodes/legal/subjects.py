@@ -45,8 +45,6 @@ PLACEHOLDER_NAME_WORDS: tuple[str, ...] = (
 
 _PLACEHOLDER_NAME = r"^(?:(?:" + "|".join(PLACEHOLDER_NAME_WORDS) + r")(?:[\s.,;:/-]+|$))+$"
 
-_ITIN_GROUPS = ((50, 65), (70, 88), (90, 92), (94, 99))
-
 
 def _text(column: str) -> pl.Expr:
     text = pl.col(column).str.strip_chars()
@@ -60,19 +58,22 @@ def _name_ok(column: str) -> pl.Expr:
     )
 
 
+_SSN_AREA_GROUP = (
+    r"(?:00[1-9]|0[1-9][0-9]|[1-5][0-9]{2}|6[0-5][0-9]|66[0-57-9]|6[7-9][0-9]|[78][0-9]{2})"
+    r"(?:0[1-9]|[1-9][0-9])"
+)
+"""An SSN's area (001-899 without 666) and group (01-99)."""
+_ITIN_AREA_GROUP = r"9[0-9]{2}(?:5[0-9]|6[0-5]|7[0-9]|8[0-8]|9[0-2]|9[4-9])"
+"""An ITIN's area (9xx) and group (50-65, 70-88, 90-92, 94-99)."""
+POSSIBLE_TIN = rf"^(?:{_SSN_AREA_GROUP}|{_ITIN_AREA_GROUP})[0-9]{{4}}$"
+"""Nine digits that can be a TIN, before the serial (never 0000) is checked."""
+
+
 def tin_acceptable(column: str = "tin") -> pl.Expr:
     """A blank TIN, or a TIN that can exist (see the module docstring)."""
     tin = _text(column)
     digits = tin.str.replace_all(r"[\s-]", "")
-    area, group, serial = digits.str.slice(0, 3), digits.str.slice(3, 2), digits.str.slice(5, 4)
-    group_number = group.cast(pl.Int32, strict=False)
-    itin_group = pl.any_horizontal(group_number.is_between(lo, hi) for lo, hi in _ITIN_GROUPS)
-    ssn_parts = (area != "000") & (area != "666") & (group != "00")
-    possible = (
-        digits.str.contains(r"^[0-9]{9}$")
-        & (serial != "0000")
-        & pl.when(area.str.starts_with("9")).then(itin_group).otherwise(ssn_parts)
-    )
+    possible = digits.str.contains(POSSIBLE_TIN) & ~digits.str.ends_with("0000")
     return tin.is_null() | possible.fill_null(False)
 
 

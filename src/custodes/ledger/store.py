@@ -8,6 +8,7 @@ driver (bound parameters only; table and column names come from this module).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import closing
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,9 +37,10 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 
 from custodes.errors import LedgerError
-from custodes.ledger.accounting import EntryRow
+from custodes.ledger.accounting import EncodedDecisions, EntryRow
 from custodes.ledger.checkpoint import SignedCheckpoint
 from custodes.ledger.tree import Node, TileKey, nodes_from_tiles
 from custodes.store.schema import metadata
@@ -124,6 +126,34 @@ def insert_entries(conn: Connection, rows: Sequence[EntryRow]) -> None:
     columns = "(idx, kind, request_key, taxpayer_key, data)"
     sql = f"INSERT INTO {entries.name} {columns} VALUES ({_placeholders(conn, 5)})"  # noqa: S608
     conn.exec_driver_sql(sql, list(rows))
+
+
+def insert_decisions(conn: Connection, encoded: EncodedDecisions) -> None:
+    """Bulk-insert decision entries: COPY on PostgreSQL, the driver's executemany on SQLite.
+
+    Both go through the caller's connection, inside its transaction. Driver errors come out
+    as SQLAlchemy's, as they would from ``conn.execute``.
+    """
+    columns = "(idx, kind, request_key, taxpayer_key, data)"
+    sql = f"INSERT INTO {entries.name} {columns} VALUES ({_placeholders(conn, 5)})"  # noqa: S608
+    driver: Any = conn.connection.driver_connection
+    dbapi_error: type[Exception] = conn.dialect.loaded_dbapi.Error
+    try:
+        if conn.dialect.name == "postgresql" and driver is not None:
+            # COPY streams a chunk in one statement, several times faster than executemany.
+            sql = f"COPY {entries.name} {columns} FROM STDIN (FORMAT BINARY)"
+            with driver.cursor() as cursor, cursor.copy(sql) as copy:
+                copy.set_types(["int8", "int2", "int8", "int8", "bytea"])
+                for row in encoded.rows():
+                    copy.write_row(row)
+        elif conn.dialect.name == "sqlite" and driver is not None:
+            # The driver binds the rows as they are made: no list of a chunk's tuples.
+            with closing(driver.cursor()) as cursor:
+                cursor.executemany(sql, encoded.rows())
+        else:
+            conn.exec_driver_sql(sql, list(encoded.rows()))
+    except dbapi_error as exc:
+        raise DBAPIError.instance(sql, None, exc, dbapi_error) from exc
 
 
 def insert_tiles(conn: Connection, rows: Sequence[tuple[int, int, bytes]]) -> None:

@@ -8,7 +8,7 @@ driver (bound parameters only; table and column names come from this module).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from contextlib import closing
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     DateTime,
+    Engine,
     ForeignKey,
     Index,
     Integer,
@@ -112,6 +113,22 @@ head = Table(
 """One row (id 1): the tree size; appenders lock and compare-and-swap it."""
 
 HEAD_ID = 1
+
+
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection whose reads all see one state of the store, whatever commits meanwhile.
+
+    The audit compares entries, tiles, checkpoints and the head row with each other; read
+    at different moments they would disagree whenever a batch commits during the audit.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            # pysqlite opens no transaction for reads; in one, the first read fixes the snapshot.
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        yield conn
 
 
 def _placeholders(conn: Connection, count: int) -> str:
@@ -256,6 +273,16 @@ def checkpoint_at(conn: Connection, origin: str, size: int) -> SignedCheckpoint 
         )
     ).first()
     return None if row is None else _signed(origin, row)
+
+
+def checkpoints_after(conn: Connection, origin: str, size: int) -> list[SignedCheckpoint]:
+    """Every signed checkpoint of a tree larger than ``size``, smallest first."""
+    rows = conn.execute(
+        select(checkpoints.c.size, checkpoints.c.root_hash, checkpoints.c.note)
+        .where(checkpoints.c.size > size)
+        .order_by(checkpoints.c.size)
+    )
+    return [_signed(origin, row) for row in rows]
 
 
 def all_checkpoint_notes(conn: Connection) -> list[tuple[int, bytes, str]]:

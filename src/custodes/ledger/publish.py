@@ -6,14 +6,13 @@ and stores every returned cosignature. A checkpoint is final once a quorum of th
 witnesses has cosigned it. Witnesses and the quorum come from the settings
 (``[witnessing]`` in custodes.toml, or ``CUSTODES_WITNESSES``).
 
-Why every checkpoint and not only the newest: a tlog-witness keeps only the latest
-checkpoint it cosigned, so a cosignature on the newest one alone would already show that
-the older ones are consistent with what the witness saw. But each batch's checkpoint is
-handed out with the batch (and bundled in its proofs), and an overseer holding it should
-find it cosigned as it stands, with no further proof from the custodian. Checkpoints a
-witness has already moved past cannot be submitted to it any more (tlog-witness refuses an
-old size it did not last cosign); they are covered by its later cosignature and counted as
-skipped.
+Why every checkpoint and not only the newest: tlog-witness has the log reach out to its
+witnesses "when producing a new checkpoint", and a witness keeps only the latest one it
+cosigned. The newest alone would detect a fork (its cosignature plus a consistency proof
+covers the older ones), but each batch's checkpoint is handed out with the batch, and an
+overseer holding it should find it cosigned as it stands. Checkpoints a witness has already
+moved past cannot be submitted to it any more (it accepts only the old size it last
+cosigned); they are covered by its later cosignature and counted as skipped.
 """
 
 from __future__ import annotations

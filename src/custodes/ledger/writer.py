@@ -117,10 +117,10 @@ def append_batch(
     """Append every decision of a batch, then the batch's own entry, and sign a checkpoint.
 
     ``decisions`` come as columns (the gateway's form, the fastest) or one object each,
-    streamed in chunks. Runs inside the caller's transaction: either all of it is stored or none. The batch
-    entry (manifest hash, signer, agency, batch id, ...) must hold ``batch_id``; the ledger
-    adds ``decisions`` (how many) and ``first_index`` (where they start), so the batch
-    entry seals the batch.
+    streamed in chunks. Runs inside the caller's transaction: either all of it is stored or
+    none. The batch entry (manifest hash, signer, agency, batch id, ...) must hold
+    ``batch_id``; the ledger adds ``decisions`` (how many) and ``first_index`` (where they
+    start), so the batch entry seals the batch.
     """
     batch_id = batch_entry.get("batch_id")
     if not isinstance(batch_id, str):

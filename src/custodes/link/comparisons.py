@@ -43,20 +43,54 @@ def _gendered_pair(a: str, b: str) -> str:
     return f"({added} OR {swapped})"
 
 
+KNOWN_REQUEST = "kr.first_tok IS NOT NULL"
+KNOWN_MASTER = "km.first_tok IS NOT NULL"
+"""Whether each side's first name is a known given name (``known_first``, joined as ``kr``
+and ``km`` by ``custodes.link.features``) rather than a misspelling."""
+
+SWAPPED = """(r.first_tok <> m.first_tok AND r.first_tok <> r.last_concat
+      AND (list_contains(m.last_tokens, r.first_tok)
+           OR jaro_winkler_similarity(r.first_tok, m.last_concat) >= 0.92)
+      AND (list_contains(r.last_tokens, m.first_tok)
+           OR jaro_winkler_similarity(m.first_tok, r.last_concat) >= 0.92))"""
+"""The given name and the surname were written in each other's fields (JASSIM RYBAK for
+RYBAK JASSIM), each up to a misspelling."""
+
+SIMILAR_NAMES = f"""(length(r.first_tok) > 1 AND length(m.first_tok) > 1
+      AND (jaro_winkler_similarity(r.first_tok, m.first_tok) >= {JW_NAME}
+           OR (least(length(r.first_tok), length(m.first_tok)) >= 4
+               AND damerau_levenshtein(r.first_tok, m.first_tok) = 1)))"""
+"""Two first names one keystroke or a Jaro-Winkler misspelling apart (PAKL/PAUL, TOBT/TOBY)."""
+
+ABBREVIATED = """(least(length(r.first_tok), length(m.first_tok)) >= 3
+      AND (starts_with(r.first_tok, m.first_tok) OR starts_with(m.first_tok, r.first_tok)))"""
+"""A given name cut short (BARB for BARBARA, ALEX for ALEXANDER)."""
+
+GOES_BY_MIDDLE = """((length(r.first_tok) > 1 AND r.first_tok = split_part(m.middle_std, ' ', 1))
+      OR (length(m.first_tok) > 1 AND m.first_tok = split_part(r.middle_std, ' ', 1)))"""
+"""One side gives as first name what the other has as its middle name (J ROBERT SMITH, who
+goes by ROBERT). Only ``similar_name``: a relative may carry the same name as a middle name
+(JUN, and his son MIN-JUN)."""
+
 FIRST_NAME = Comparison(
     "first_name",
-    ("missing", "different", "initial", "fuzzy", "nickname", "exact"),
+    ("missing", "different", "initial", "similar_name", "typo", "nickname", "exact"),
     f"""CASE
       WHEN r.first_tok IS NULL OR m.first_tok IS NULL THEN 0
-      WHEN r.first_tok = m.first_tok THEN 5
+      WHEN r.first_tok = m.first_tok THEN 6
+      WHEN list_contains(m.first_keys, r.first_tok) OR list_contains(r.first_keys, m.first_tok) THEN 5
+      WHEN {SWAPPED} THEN 5
       WHEN {_gendered_pair("r.first_tok", "m.first_tok")} THEN 1
-      WHEN list_contains(m.first_keys, r.first_tok) OR list_contains(r.first_keys, m.first_tok) THEN 4
-      WHEN length(r.first_tok) > 1 AND length(m.first_tok) > 1
-           AND jaro_winkler_similarity(r.first_tok, m.first_tok) >= {JW_NAME} THEN 3
+      WHEN {ABBREVIATED} THEN 5
+      WHEN {GOES_BY_MIDDLE} THEN 3
+      WHEN {SIMILAR_NAMES} THEN CASE WHEN {KNOWN_REQUEST} AND {KNOWN_MASTER} THEN 3 ELSE 4 END
       WHEN (length(r.first_tok) = 1 OR length(m.first_tok) = 1)
            AND left(r.first_tok, 1) = left(m.first_tok, 1) THEN 2
       ELSE 1 END""",
 )
+"""``similar_name``: two distinct known names close in spelling (MARK/MARY, CHRISTINA/
+CHRISTIAN): as likely two relatives as one misspelt person. ``typo``: just as close, but one
+side is no known name, so one of them is a misspelling of the other."""
 
 MIDDLE_NAME = Comparison(
     "middle_name",
@@ -79,7 +113,7 @@ LAST_NAME = Comparison(
       WHEN r.last_concat IS NULL OR m.last_concat IS NULL THEN 0
       WHEN r.last_concat = m.last_concat OR list_sort(r.last_tokens) = list_sort(m.last_tokens)
            THEN 4
-      WHEN list_has_any(r.last_tokens, m.last_tokens) THEN 3
+      WHEN list_has_any(r.last_tokens, m.last_tokens) OR {SWAPPED} THEN 3
       WHEN jaro_winkler_similarity(r.last_concat, m.last_concat) >= {JW_NAME}
            OR jaro_winkler_similarity(r.last_tokens[1], m.last_tokens[1]) >= 0.92 THEN 2
       ELSE 1 END""",

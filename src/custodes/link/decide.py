@@ -97,17 +97,25 @@ def _generation_penalty() -> pl.Expr:
 def _personal_evidence() -> pl.Expr:
     tin_exact = pl.col("c_tin") == 3
     names_ok = (pl.col("c_first_name") >= 3) & (pl.col("c_last_name") >= 2)
+    # a surname changed (marriage) at the same address: the exact given name and dob say who
+    surname_changed = (
+        (pl.col("c_first_name") == 6)
+        & (pl.col("c_last_name") == 1)
+        & (pl.col("c_dob") == 4)
+        & (pl.col("c_address") >= 3)
+    )
     dob_ok = pl.col("c_dob") != 1
     # a name is not an identity: it must be tied to the person by a dob, a TIN or an address
     anchored = (pl.col("c_dob") >= 3) | (pl.col("c_tin") >= 2) | (pl.col("c_address") >= 3)
-    # at a shared address a misspelt first name cannot tell the person from a co-resident
-    # with a similar name (Mark/Mary, twins Francisco/Francisca): it needs the TIN too
+    # at a shared address two different known names close in spelling (Mark/Mary, twins
+    # Christina/Christian) cannot tell the person from a co-resident: that needs the TIN
+    # too; a misspelling into no known name (Msry) can
     told_apart = (pl.col("c_address") < 3) | (pl.col("c_first_name") >= 4) | (pl.col("c_tin") >= 2)
     # an exact TIN identifies when one more personal field agrees with it
     tin_confirmed = tin_exact & (
         (pl.col("c_first_name") >= 2) | (pl.col("c_dob") >= 3) | (pl.col("c_last_name") >= 3)
     )
-    return tin_confirmed | (names_ok & dob_ok & anchored & told_apart)
+    return tin_confirmed | ((names_ok | surname_changed) & dob_ok & anchored & told_apart)
 
 
 def score_candidates(

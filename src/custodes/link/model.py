@@ -26,7 +26,7 @@ from custodes.link.sql import query_frame
 LevelTable = dict[str, list[float]]
 
 DEFAULT_M: Mapping[str, tuple[float, ...]] = {
-    "first_name": (1.0, 0.03, 0.01, 0.05, 0.05, 0.86),
+    "first_name": (1.0, 0.03, 0.01, 0.01, 0.04, 0.05, 0.86),
     "middle_name": (1.0, 0.05, 0.25, 0.70),
     "last_name": (1.0, 0.03, 0.07, 0.10, 0.80),
     "dob": (1.0, 0.02, 0.03, 0.05, 0.90),
@@ -38,7 +38,9 @@ DEFAULT_M: Mapping[str, tuple[float, ...]] = {
 U_SAMPLE_PAIRS = 300_000
 
 
-def estimate_u(persons: pl.DataFrame, addresses: pl.DataFrame, *, seed: int = 0) -> pl.DataFrame:
+def estimate_u(
+    persons: pl.DataFrame, addresses: pl.DataFrame, known_first: pl.DataFrame, *, seed: int = 0
+) -> pl.DataFrame:
     """u-probabilities per comparison level, from random pairs of distinct taxpayers."""
     rng = np.random.default_rng(seed)
     n = persons.height
@@ -56,6 +58,7 @@ def estimate_u(persons: pl.DataFrame, addresses: pl.DataFrame, *, seed: int = 0)
         con.register("req", indexed.to_arrow())
         con.register("persons", persons.to_arrow())
         con.register("addresses", addresses.to_arrow())
+        con.register("known_first", known_first.to_arrow())
         levels = query_frame(con, pair_levels_sql("pairs", "req", "persons", "addresses"))
     finally:
         con.close()
@@ -80,11 +83,11 @@ def u_table(frame: pl.DataFrame) -> LevelTable:
 
 ANCHORS: Mapping[str, str] = {
     "first_name": "c_tin = 3 OR (c_dob = 4 AND c_last_name = 4 AND c_address >= 4)",
-    "middle_name": "c_tin = 3 OR (c_dob = 4 AND c_first_name = 5 AND c_last_name = 4)",
-    "last_name": "c_tin = 3 OR (c_dob = 4 AND c_first_name = 5 AND c_address >= 4)",
-    "dob": "c_tin = 3 OR (c_first_name = 5 AND c_last_name = 4 AND c_address >= 4 AND c_middle_name = 3)",
-    "tin": "c_dob = 4 AND c_first_name = 5 AND c_last_name = 4",
-    "address": "c_tin = 3 OR (c_dob = 4 AND c_first_name = 5 AND c_last_name = 4)",
+    "middle_name": "c_tin = 3 OR (c_dob = 4 AND c_first_name = 6 AND c_last_name = 4)",
+    "last_name": "c_tin = 3 OR (c_dob = 4 AND c_first_name = 6 AND c_address >= 4)",
+    "dob": "c_tin = 3 OR (c_first_name = 6 AND c_last_name = 4 AND c_address >= 4 AND c_middle_name = 3)",
+    "tin": "c_dob = 4 AND c_first_name = 6 AND c_last_name = 4",
+    "address": "c_tin = 3 OR (c_dob = 4 AND c_first_name = 6 AND c_last_name = 4)",
 }
 """For each comparison, pairs that other fields alone make near-certain matches."""
 

@@ -97,10 +97,11 @@ def _generation_penalty() -> pl.Expr:
 def _personal_evidence() -> pl.Expr:
     tin_exact = pl.col("c_tin") == 3
     names_ok = (pl.col("c_first_name") >= 3) & (pl.col("c_last_name") >= 2)
-    # a surname changed (marriage) at the same address: the exact given name and dob say who
+    # a surname missing on one side, or changed (marriage), at the same address: the exact
+    # given name and dob say who; no co-resident shares both
     surname_changed = (
         (pl.col("c_first_name") == 6)
-        & (pl.col("c_last_name") == 1)
+        & (pl.col("c_last_name") <= 1)
         & (pl.col("c_dob") == 4)
         & (pl.col("c_address") >= 3)
     )

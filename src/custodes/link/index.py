@@ -22,7 +22,7 @@ import duckdb
 import polars as pl
 
 from custodes.link.blocking import RULES, oversized_keys_sql
-from custodes.link.model import estimate_u
+from custodes.link.model import estimate_u, m_frame
 from custodes.link.prepare import first_key_rows, name_key_rows, prepare_people, surname_rows
 from custodes.normalize.addresses import normalize_addresses
 from custodes.normalize.names import known_first_names
@@ -147,6 +147,7 @@ def build_index(
         "surname_places": surname_places,
         "name_places": name_places,
         "u_probabilities": u,
+        "m_probabilities": m_frame(),
         "known_first": known_first,
         **tf,
     }

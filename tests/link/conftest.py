@@ -25,6 +25,11 @@ MASTER_ROWS = [
     ("823456789", "Daniel", "", "Ortiz", "1999-01-02", "5 Birch Ct", "Elgin", "IL", "60120", 2024),
     ("923456781", "Danielle", "", "Ortiz", "1999-01-02", "5 Birch Ct", "Elgin", "IL", "60120", 2024),
     ("133456789", "Paul", "", "Novak", "1980-01-01", "3 Fir St", "Joliet", "IL", "60431", 2024),
+    ("143456789", "Toby", "", "Chater", "1944-06-24", "16 Holland St", "Keysborough", "IL", "60412", 2024),
+    ("153456789", "Mark", "", "Lindqvist", "1985-06-06", "8 Ash Rd", "Cicero", "IL", "60804", 2024),
+    ("163456789", "Jassim", "", "Rybak", "1984-07-06", "16 Newman Morris Cir", "Ormond", "IL", "60500", 2024),
+    ("173456789", "Isabel", "", "Godfrey", "1968-05-09", "14 Bellchambers Cres", "Warnbro", "IL", "62039", 2024),
+    ("183456789", "Barbara", "Mary", "Day", "2004-04-22", "1513 NW Maple Ave", "West Creek", "IL", "60403", 2024),
 ]  # fmt: skip
 COLUMNS = [
     "tin",

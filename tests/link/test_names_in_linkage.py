@@ -1,0 +1,47 @@
+"""Given-name evidence: misspellings, similar known names, abbreviations, swapped fields."""
+
+from __future__ import annotations
+
+from custodes.link import DuckDBLinker
+from tests.link.test_engine import decide
+
+
+def test_a_misspelling_into_no_known_name_matches_at_the_shared_address(linker: DuckDBLinker) -> None:
+    (d,) = decide(
+        linker,
+        (1, "Tobt", "", "Chater", "1944-06-24", "16 Holland Street", "Keysborough", "IL", "60412", ""),
+    )
+    assert (d["outcome"], d["tin"]) == ("match", "143456789")
+
+
+def test_a_similar_known_name_at_the_address_is_not_taken_for_the_taxpayer(linker: DuckDBLinker) -> None:
+    # Mary may be Mark's twin, not on file: same surname, dob and address
+    (d,) = decide(linker, (1, "Mary", "", "Lindqvist", "1985-06-06", "8 Ash Rd", "Cicero", "IL", "60804", ""))
+    assert d["outcome"] != "match"
+    assert d["tin"] is None
+
+
+def test_given_name_and_surname_in_each_others_fields_match(linker: DuckDBLinker) -> None:
+    (d,) = decide(
+        linker,
+        (1, "Rybak", "", "Jassim", "1984-07-06", "16 Newman Morris Cir", "Ormond", "IL", "60500", ""),
+    )
+    assert (d["outcome"], d["tin"]) == ("match", "163456789")
+
+
+def test_a_changed_surname_matches_on_exact_given_name_dob_and_address(linker: DuckDBLinker) -> None:
+    changed, no_dob = decide(
+        linker,
+        (1, "Isabel", "", "Bitmead", "1968-05-09", "14 Bellchambers Cres", "Warnbro", "IL", "62039", ""),
+        (2, "Isabel", "", "Bitmead", "", "14 Bellchambers Cres", "Warnbro", "IL", "62039", ""),
+    )
+    assert (changed["outcome"], changed["tin"]) == ("match", "173456789")
+    assert no_dob["outcome"] != "match"
+
+
+def test_a_shortened_given_name_matches(linker: DuckDBLinker) -> None:
+    (d,) = decide(
+        linker,
+        (1, "Barb", "M", "Day", "04/22/2004", "1513 NW Maple Avenue", "West Creek", "IL", "60403", ""),
+    )
+    assert (d["outcome"], d["tin"]) == ("match", "183456789")

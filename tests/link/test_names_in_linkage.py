@@ -45,3 +45,41 @@ def test_a_shortened_given_name_matches(linker: DuckDBLinker) -> None:
         (1, "Barb", "M", "Day", "04/22/2004", "1513 NW Maple Avenue", "West Creek", "IL", "60403", ""),
     )
     assert (d["outcome"], d["tin"]) == ("match", "183456789")
+
+
+def test_a_doubled_final_letter_is_a_typo_not_the_other_gender(linker: DuckDBLinker) -> None:
+    (d,) = decide(
+        linker,
+        (
+            1,
+            "Danielaa",
+            "",
+            "Andrade",
+            "1968-07-02",
+            "604 Jefferson Terrace #3",
+            "Los Angeles",
+            "CA",
+            "90087",
+            "",
+        ),
+    )
+    assert (d["outcome"], d["tin"]) == ("match", "193456789")
+
+
+def test_an_impossible_dob_one_digit_off_and_a_house_number_typo_still_tie_the_name(
+    linker: DuckDBLinker,
+) -> None:
+    typo, swapped, unknown = decide(
+        linker,
+        (1, "Shane", "", "Pennock", "1970-06-33", "6073 East 5th Lane", "New York", "NY", "10079", ""),
+        (2, "Olga", "", "Semenov", "1973-24-03", "966 Cedar Dr.", "Deerwood", "UT", "84005", ""),
+        # an impossible date that is no typo of the dob on file is no evidence either way
+        (3, "Olga", "", "Semenov", "1973-02-30", "1966 Cedar Dr", "Deerwood", "UT", "84005", ""),
+    )
+    assert (typo["outcome"], typo["tin"], typo["address_status"]) == ("match", "203456789", "not_on_file")
+    assert (swapped["outcome"], swapped["tin"]) == ("match", "213456789")
+    assert (unknown["outcome"], unknown["tin"], unknown["address_status"]) == (
+        "match",
+        "213456789",
+        "current",
+    )

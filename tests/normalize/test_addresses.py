@@ -17,6 +17,8 @@ from custodes.normalize.addresses import normalize_addresses, normalize_street
         ("1234 N MAIN ST UNIT 5", ("1234", "N MAIN ST", "5")),
         ("PO Box 77", (None, "PO BOX 77", None)),
         ("P.O. Box 77", (None, "PO BOX 77", None)),
+        ("Post Office Box 77", (None, "PO BOX 77", None)),
+        ("POB 77", (None, "PO BOX 77", None)),
         ("12B Elm Street", ("12B", "ELM ST", None)),
         ("4500-A Ocean Boulevard", ("4500-A", "OCEAN BLVD", None)),
         ("12 1/2 Oak Lane", ("12 1/2", "OAK LN", None)),

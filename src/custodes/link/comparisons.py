@@ -27,7 +27,7 @@ JW_STREET = 0.88
 GENDERED_ENDINGS = ("A", "E", "IA", "INA", "INE", "LE", "ELLE", "ETTE", "O")
 """Endings that turn one given name into its other-gender form (PAUL/PAULA, ERIC/ERICA,
 DANIEL/DANIELLE); a final O/A swap does too (FRANCISCO/FRANCISCA, MARIO/MARIA). Such pairs
-are different names, not typos."""
+are different names, not typos; a doubled final letter (DANIELAA, MIAA) is a typo."""
 
 
 def _gendered_pair(a: str, b: str) -> str:
@@ -35,6 +35,7 @@ def _gendered_pair(a: str, b: str) -> str:
     added = f"""(length({a}) <> length({b})
            AND (starts_with({a}, {b}) OR starts_with({b}, {a}))
            AND least(length({a}), length({b})) >= 3
+           AND NOT (abs(length({a}) - length({b})) = 1 AND right({a}, 1) = right({b}, 1))
            AND CASE WHEN length({a}) > length({b}) THEN substr({a}, length({b}) + 1)
                     ELSE substr({b}, length({a}) + 1) END IN ({endings}))"""
     swapped = f"""(length({a}) = length({b}) AND length({a}) >= 4
@@ -59,12 +60,19 @@ RYBAK JASSIM), each up to a misspelling."""
 SIMILAR_NAMES = f"""(length(r.first_tok) > 1 AND length(m.first_tok) > 1
       AND (jaro_winkler_similarity(r.first_tok, m.first_tok) >= {JW_NAME}
            OR (least(length(r.first_tok), length(m.first_tok)) >= 4
+               AND damerau_levenshtein(r.first_tok, m.first_tok) = 1)
+           OR (length(r.first_tok) = length(m.first_tok) AND length(r.first_tok) >= 3
+               AND hamming(r.first_tok, m.first_tok) = 2
                AND damerau_levenshtein(r.first_tok, m.first_tok) = 1)))"""
-"""Two first names one keystroke or a Jaro-Winkler misspelling apart (PAKL/PAUL, TOBT/TOBY)."""
+"""Two first names one keystroke or a Jaro-Winkler misspelling apart (PAKL/PAUL, TOBT/TOBY),
+or two adjacent letters swapped (MIE/MEI)."""
 
-ABBREVIATED = """(least(length(r.first_tok), length(m.first_tok)) >= 3
-      AND (starts_with(r.first_tok, m.first_tok) OR starts_with(m.first_tok, r.first_tok)))"""
-"""A given name cut short (BARB for BARBARA, ALEX for ALEXANDER)."""
+ABBREVIATED = """((least(length(r.first_tok), length(m.first_tok)) >= 3
+       AND (starts_with(r.first_tok, m.first_tok) OR starts_with(m.first_tok, r.first_tok)))
+      OR (least(length(r.first_tok), length(m.first_tok)) >= 4
+       AND (ends_with(r.first_tok, m.first_tok) OR ends_with(m.first_tok, r.first_tok))))"""
+"""A given name cut short at either end (BARB for BARBARA, TINA for CHRISTINA, FINA for
+JOSEFINA)."""
 
 GOES_BY_MIDDLE = """((length(r.first_tok) > 1 AND r.first_tok = split_part(m.middle_std, ' ', 1))
       OR (length(m.first_tok) > 1 AND m.first_tok = split_part(r.middle_std, ' ', 1)))"""
@@ -130,14 +138,17 @@ DOB = Comparison(
            AND substr(r.dob_s, 5, 2) = substr(m.dob_s, 7, 2)
            AND substr(r.dob_s, 7, 2) = substr(m.dob_s, 5, 2) THEN 3
       WHEN hamming(r.dob_s, m.dob_s) = 2 AND damerau_levenshtein(r.dob_s, m.dob_s) = 1 THEN 3
+      WHEN r.dob_d IS NULL OR m.dob_d IS NULL THEN 0
       WHEN substr(r.dob_s, 1, 4) = substr(m.dob_s, 1, 4)
            AND (substr(r.dob_s, 5, 2) = substr(m.dob_s, 5, 2)
                 OR substr(r.dob_s, 7, 2) = substr(m.dob_s, 7, 2)) THEN 2
       ELSE 1 END""",
 )
-"""A typo is one digit off, day and month swapped, or two adjacent digits transposed."""
+"""A typo is one digit off, day and month swapped, or two adjacent digits transposed. A dob
+that is no valid date (1971-09-77) is compared by its digits, but only as a typo: otherwise
+it is no evidence (1994-02-30 often stands for 'unknown')."""
 
-DOB_COMPATIBLE = """(r.dob_s IS NULL OR m.dob_s IS NULL
+DOB_COMPATIBLE = """(r.dob_d IS NULL OR m.dob_d IS NULL
       OR hamming(r.dob_s, m.dob_s) <= 2
       OR (left(r.dob_s, 4) = left(m.dob_s, 4) AND substr(r.dob_s, 5, 2) = substr(m.dob_s, 7, 2)
           AND substr(r.dob_s, 7, 2) = substr(m.dob_s, 5, 2)))"""
@@ -164,6 +175,8 @@ def address_level_sql(r: str = "r", a: str = "a") -> str:
 
     ``exact`` needs the same house number, the same street (up to misspelling), the same
     ZIP5 or city, and no conflicting unit. A PO Box has no house number and must be equal.
+    ``close``: the same house with another unit or street, or the same street and place with
+    a house number one keystroke off (634/63, 1926/1962).
     """
     same_street = f"jaro_winkler_similarity({r}.street_std, {a}.street_std) >= {JW_STREET}"
     same_place = f"({r}.zip5 = {a}.zip5 OR {r}.city_std = {a}.city_std)"
@@ -177,6 +190,7 @@ def address_level_sql(r: str = "r", a: str = "a") -> str:
       WHEN {r}.street_std IS NULL OR {a}.street_std IS NULL THEN 0
       WHEN {exact} THEN CASE WHEN {a}.is_current THEN 5 ELSE 4 END
       WHEN {r}.house = {a}.house AND ({r}.zip5 = {a}.zip5 OR {same_street}) THEN 3
+      WHEN {same_street} AND {same_place} AND damerau_levenshtein({r}.house, {a}.house) = 1 THEN 3
       WHEN {r}.zip5 = {a}.zip5 OR ({r}.city_std = {a}.city_std AND {r}.state_std = {a}.state_std)
            THEN 2
       ELSE 1 END"""

@@ -61,3 +61,22 @@ def test_an_index_without_parameters_is_refused_with_what_to_do(tmp_path: Path) 
     con.close()
     with pytest.raises(StoreError, match="master load"):
         DuckDBLinker(old, LinkageConfig())
+
+
+def test_the_same_master_in_any_row_order_gives_the_same_u(tmp_path: Path) -> None:
+    import polars as pl
+
+    from custodes.link import build_index
+    from tests.link.conftest import COLUMNS, MASTER_ROWS, filler_rows
+
+    master = pl.DataFrame(MASTER_ROWS + filler_rows(400), schema=COLUMNS, orient="row")
+    u = []
+    for i, frame in enumerate((master, master.reverse())):
+        target = tmp_path / f"index-{i}.duckdb"
+        build_index(frame, target, today=TODAY)
+        con = duckdb.connect(str(target), read_only=True)
+        try:
+            u.append(con.sql("SELECT * FROM u_probabilities ORDER BY comparison, level").fetchall())
+        finally:
+            con.close()
+    assert u[0] == u[1]

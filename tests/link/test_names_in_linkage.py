@@ -83,3 +83,10 @@ def test_an_impossible_dob_one_digit_off_and_a_house_number_typo_still_tie_the_n
         "213456789",
         "current",
     )
+
+
+def test_the_year_of_an_impossible_dob_still_tells_the_generations_apart(linker: DuckDBLinker) -> None:
+    (d,) = decide(
+        linker, (1, "John", "Q", "Smith", "1990-02-30", "12 Elm St", "Springfield", "IL", "62701", "")
+    )
+    assert (d["outcome"], d["tin"]) == ("match", "223456789")

@@ -138,22 +138,25 @@ DOB = Comparison(
            AND substr(r.dob_s, 5, 2) = substr(m.dob_s, 7, 2)
            AND substr(r.dob_s, 7, 2) = substr(m.dob_s, 5, 2) THEN 3
       WHEN hamming(r.dob_s, m.dob_s) = 2 AND damerau_levenshtein(r.dob_s, m.dob_s) = 1 THEN 3
-      WHEN r.dob_d IS NULL OR m.dob_d IS NULL THEN 0
+      WHEN r.dob_d IS NULL OR m.dob_d IS NULL THEN
+           CASE WHEN left(r.dob_s, 4) = left(m.dob_s, 4) THEN 0 ELSE 1 END
       WHEN substr(r.dob_s, 1, 4) = substr(m.dob_s, 1, 4)
            AND (substr(r.dob_s, 5, 2) = substr(m.dob_s, 5, 2)
                 OR substr(r.dob_s, 7, 2) = substr(m.dob_s, 7, 2)) THEN 2
       ELSE 1 END""",
 )
 """A typo is one digit off, day and month swapped, or two adjacent digits transposed. A dob
-that is no valid date (1971-09-77) is compared by its digits, but only as a typo: otherwise
-it is no evidence (1994-02-30 often stands for 'unknown')."""
+that is no valid date (1971-09-77) is compared by its digits: a typo as above, a different
+year a contradiction, and otherwise no evidence (1994-02-30 often stands for 'born in 1994')."""
 
-DOB_COMPATIBLE = """(r.dob_d IS NULL OR m.dob_d IS NULL
+DOB_COMPATIBLE = """(r.dob_s IS NULL OR m.dob_s IS NULL
+      OR ((r.dob_d IS NULL OR m.dob_d IS NULL) AND left(r.dob_s, 4) = left(m.dob_s, 4))
       OR hamming(r.dob_s, m.dob_s) <= 2
       OR (left(r.dob_s, 4) = left(m.dob_s, 4) AND substr(r.dob_s, 5, 2) = substr(m.dob_s, 7, 2)
           AND substr(r.dob_s, 7, 2) = substr(m.dob_s, 5, 2)))"""
-"""Dates of birth that could be one person's: either missing, at most two digits apart, or
-day and month swapped. A pair outside this (and without the same TIN) is never a match."""
+"""Dates of birth that could be one person's: either missing, at most two digits apart, day
+and month swapped, or one of them no valid date but the same year. A pair outside this (and
+without the same TIN) is never a match."""
 
 TIN = Comparison(
     "tin",

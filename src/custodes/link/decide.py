@@ -74,9 +74,14 @@ def candidate_weights(levels: pl.DataFrame, weights: dict[str, list[float]], m: 
 def _generation_penalty() -> pl.Expr:
     """Penalty for the relative a generational suffix rules out (Jr/Sr at one address)."""
     same_name = pl.col("m_first_tok").is_not_null() & pl.col("m_last_concat").is_not_null()
+    # the generations are those at one address when the name recurs there (three generations
+    # of JUAN GARCIA at one address leave the middle one ambiguous), else among all candidates
     window = ["rid", "m_first_tok", "m_last_concat"]
-    oldest = pl.col("m_birth_year").min().over(window)
-    youngest = pl.col("m_birth_year").max().over(window)
+    household = [*window, "m_addr_key"]
+    at_home = pl.len().over(household) > 1
+    year = pl.col("m_birth_year")
+    oldest = pl.when(at_home).then(year.min().over(household)).otherwise(year.min().over(window))
+    youngest = pl.when(at_home).then(year.max().over(household)).otherwise(year.max().over(window))
     gap = (youngest - oldest) >= GENERATION_GAP_YEARS
     is_senior = same_name & gap & (pl.col("m_birth_year") == oldest)
     is_junior = same_name & gap & (pl.col("m_birth_year") == youngest)

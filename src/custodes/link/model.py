@@ -58,6 +58,8 @@ def estimate_u(
     left = rng.integers(0, n, size)
     right = rng.integers(0, n, size)
     keep = left != right
+    # a fixed order, so the same master always gives the same sample (and the same weights)
+    persons = persons.sort("tin")
     indexed = persons.with_row_index("rid").with_columns(pl.col("rid").cast(pl.Int64))
     pairs = pl.DataFrame({"rid": left[keep], "j": right[keep]}).join(
         indexed.select(pl.col("rid").alias("j"), "tin"), on="j"

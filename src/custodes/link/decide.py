@@ -14,11 +14,13 @@ posterior and neither reaches the threshold. A ``match`` needs all of:
 - a lead of ``margin`` bits over the runner-up;
 - personal evidence: a compatible first name, no contradicting dob, a compatible surname,
   and something that ties the name to this person (a dob, a TIN or an address that
-  agrees). Address and surname alone are shared by a
-  household, and a name alone is shared by namesakes: neither identifies a person. An
-  exact TIN identifies when the first name, the surname or the dob agrees with it. At an
-  address the request shares with the candidate, a merely misspelt first name needs the
-  TIN as well: it cannot tell the person from a co-resident with a similar name.
+  agrees). Address and surname alone are shared by a household, and a name alone is shared
+  by namesakes: neither identifies a person. An exact TIN identifies when the first name,
+  the surname or the dob agrees with it. The exact given name and dob identify at the
+  candidate's address even when the surname is missing or changed. At an address the
+  request shares with the candidate, a similar *known* first name (Mary for Mark) needs the
+  TIN as well: it cannot tell the person from a co-resident or a twin not on file; a
+  misspelling into no known name (Msry) can.
 
 Two or more candidates with ``p >= plausible_threshold`` give ``ambiguous``; otherwise
 ``no_match``.

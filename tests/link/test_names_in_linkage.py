@@ -90,3 +90,34 @@ def test_the_year_of_an_impossible_dob_still_tells_the_generations_apart(linker:
         linker, (1, "John", "Q", "Smith", "1990-02-30", "12 Elm St", "Springfield", "IL", "62701", "")
     )
     assert (d["outcome"], d["tin"]) == ("match", "223456789")
+
+
+def test_half_of_a_compound_given_name_is_not_the_same_person_at_one_address(linker: DuckDBLinker) -> None:
+    daughter, mother = decide(
+        linker,
+        # MARY-KATE, not on file, lives with her mother MARY
+        (1, "Mary-Kate", "", "Kellwell", "", "445 Union Pike E", "Chicago", "IL", "60153", ""),
+        (2, "Mary", "", "Kellwell", "", "445 Union Pike East", "Chicago", "IL", "60153", ""),
+    )
+    assert daughter["outcome"] != "match"
+    assert (mother["outcome"], mother["tin"]) == ("match", "223456781")
+
+
+def test_a_contradicting_middle_name_at_the_address_needs_a_dob(linker: DuckDBLinker) -> None:
+    no_dob, with_dob = decide(
+        linker,
+        (1, "Brian", "James", "Oliver", "", "10084 Main Lane", "Nashville", "TN", "37046", ""),
+        (2, "Brian", "James", "Oliver", "1957-04-07", "10084 Main Lane", "Nashville", "TN", "37046", ""),
+    )
+    assert no_dob["outcome"] != "match"
+    assert (with_dob["outcome"], with_dob["tin"]) == ("match", "233456789")
+
+
+def test_a_gendered_form_is_another_person_even_when_a_nickname_list_links_them(
+    linker: DuckDBLinker,
+) -> None:
+    # ANGELA is ANGEL's twin, not on file; the nickname dataset lists ANGEL for ANGELA
+    (d,) = decide(
+        linker, (1, "Angela", "", "Smithers", "2003-03-23", "299 Main St", "Louisville", "KY", "40091", "")
+    )
+    assert d["outcome"] != "match"

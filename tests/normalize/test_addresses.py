@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from custodes.normalize.addresses import normalize_addresses, normalize_street
@@ -51,6 +51,7 @@ def test_zip_plus_four_in_every_contract_form_gives_zip5() -> None:
     assert out.get_column("city_std").to_list() == ["SP RINGFIELD"] * 5
 
 
+@settings(deadline=None)
 @given(st.text(max_size=40))
 def test_any_text_normalises_without_error_and_is_idempotent_on_street(text: str) -> None:
     house, street, _unit = normalize_street(text)

@@ -80,15 +80,28 @@ GOES_BY_MIDDLE = """((length(r.first_tok) > 1 AND r.first_tok = split_part(m.mid
 goes by ROBERT). Only ``similar_name``: a relative may carry the same name as a middle name
 (JUN, and his son MIN-JUN)."""
 
+
+def _half_a_compound(a: str, b: str) -> str:
+    second = f"split_part({a}.first_std, ' ', 2)"
+    return f"""({a}.first_std <> {a}.first_tok AND {b}.first_std = {b}.first_tok
+           AND ({b}.middle_std IS NULL
+                OR NOT starts_with({second}, split_part({b}.middle_std, ' ', 1))))"""
+
+
+HALF_A_COMPOUND = f"({_half_a_compound('r', 'm')} OR {_half_a_compound('m', 'r')})"
+"""One side's given name is a compound (MARY KATE, MARIA JOSE, MIN JUN) and the other gives
+only its first part, without the second as a middle name or initial: a daughter MARY-KATE
+and her mother MARY are two people, so this is only ``similar_name``."""
+
 FIRST_NAME = Comparison(
     "first_name",
     ("missing", "different", "initial", "similar_name", "typo", "nickname", "exact"),
     f"""CASE
       WHEN r.first_tok IS NULL OR m.first_tok IS NULL THEN 0
-      WHEN r.first_tok = m.first_tok THEN 6
+      WHEN r.first_tok = m.first_tok THEN CASE WHEN {HALF_A_COMPOUND} THEN 3 ELSE 6 END
+      WHEN {_gendered_pair("r.first_tok", "m.first_tok")} THEN 1
       WHEN list_contains(m.first_keys, r.first_tok) OR list_contains(r.first_keys, m.first_tok) THEN 5
       WHEN {SWAPPED} THEN 5
-      WHEN {_gendered_pair("r.first_tok", "m.first_tok")} THEN 1
       WHEN {ABBREVIATED} THEN 5
       WHEN {GOES_BY_MIDDLE} THEN 3
       WHEN {SIMILAR_NAMES} THEN CASE WHEN {KNOWN_REQUEST} AND {KNOWN_MASTER} THEN 3 ELSE 4 END

@@ -118,7 +118,13 @@ def _personal_evidence() -> pl.Expr:
     # at a shared address two different known names close in spelling (Mark/Mary, twins
     # Christina/Christian) cannot tell the person from a co-resident: that needs the TIN
     # too; a misspelling into no known name (Msry) can
-    told_apart = (pl.col("c_address") < 3) | (pl.col("c_first_name") >= 4) | (pl.col("c_tin") >= 2)
+    # ... and a contradicting middle name there (Brian James for Bryan W) needs a dob or TIN
+    shared = pl.col("c_address") >= 3
+    told_apart = (
+        ~shared
+        | (pl.col("c_tin") >= 2)
+        | ((pl.col("c_first_name") >= 4) & ((pl.col("c_middle_name") != 1) | (pl.col("c_dob") >= 3)))
+    )
     # an exact TIN identifies when one more personal field agrees with it
     tin_confirmed = tin_exact & (
         (pl.col("c_first_name") >= 2) | (pl.col("c_dob") >= 3) | (pl.col("c_last_name") >= 3)

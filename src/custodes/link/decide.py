@@ -20,7 +20,8 @@ posterior and neither reaches the threshold. A ``match`` needs all of:
   candidate's address even when the surname is missing or changed. At an address the
   request shares with the candidate, a similar *known* first name (Mary for Mark) needs the
   TIN as well: it cannot tell the person from a co-resident or a twin not on file; a
-  misspelling into no known name (Msry) can.
+  misspelling into no known name (Msry) can. A contradicting middle name there needs a
+  dob or the TIN.
 
 Two or more candidates with ``p >= plausible_threshold`` give ``ambiguous``; otherwise
 ``no_match``.

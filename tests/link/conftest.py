@@ -25,6 +25,17 @@ MASTER_ROWS = [
     ("823456789", "Daniel", "", "Ortiz", "1999-01-02", "5 Birch Ct", "Elgin", "IL", "60120", 2024),
     ("923456781", "Danielle", "", "Ortiz", "1999-01-02", "5 Birch Ct", "Elgin", "IL", "60120", 2024),
     ("133456789", "Paul", "", "Novak", "1980-01-01", "3 Fir St", "Joliet", "IL", "60431", 2024),
+    ("143456789", "Toby", "", "Chater", "1944-06-24", "16 Holland St", "Keysborough", "IL", "60412", 2024),
+    ("153456789", "Mark", "", "Lindqvist", "1985-06-06", "8 Ash Rd", "Cicero", "IL", "60804", 2024),
+    ("163456789", "Jassim", "", "Rybak", "1984-07-06", "16 Newman Morris Cir", "Ormond", "IL", "60500", 2024),
+    ("173456789", "Isabel", "", "Godfrey", "1968-05-09", "14 Bellchambers Cres", "Warnbro", "IL", "62039", 2024),
+    ("193456789", "Daniela", "", "Andrade", "1968-07-02", "604 Jefferson Ter Apt 3", "Los Angeles", "CA", "90087", 2024),
+    ("203456789", "Shane", "", "Pennock", "1970-06-30", "6063 E 5th Ln", "New York", "NY", "10079", 2024),
+    ("213456789", "Olga", "", "Semenov", "1973-03-24", "1966 Cedar Dr", "Deerwood", "UT", "84005", 2024),
+    ("223456781", "Mary", "", "Kellwell", "1970-11-09", "445 Union Pike E", "Chicago", "IL", "60153", 2024),
+    ("233456789", "Bryan", "W", "Oliver", "1957-04-07", "10084 Main Ln", "Nashville", "TN", "37046", 2024),
+    ("243456789", "Angel", "Raymond", "Smithers", "2003-03-23", "299 Main St", "Louisville", "KY", "40091", 2024),
+    ("183456789", "Barbara", "Mary", "Day", "2004-04-22", "1513 NW Maple Ave", "West Creek", "IL", "60403", 2024),
 ]  # fmt: skip
 COLUMNS = [
     "tin",

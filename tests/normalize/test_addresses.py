@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from custodes.normalize.addresses import normalize_addresses, normalize_street
@@ -17,6 +17,8 @@ from custodes.normalize.addresses import normalize_addresses, normalize_street
         ("1234 N MAIN ST UNIT 5", ("1234", "N MAIN ST", "5")),
         ("PO Box 77", (None, "PO BOX 77", None)),
         ("P.O. Box 77", (None, "PO BOX 77", None)),
+        ("Post Office Box 77", (None, "PO BOX 77", None)),
+        ("POB 77", (None, "PO BOX 77", None)),
         ("12B Elm Street", ("12B", "ELM ST", None)),
         ("4500-A Ocean Boulevard", ("4500-A", "OCEAN BLVD", None)),
         ("12 1/2 Oak Lane", ("12 1/2", "OAK LN", None)),
@@ -49,6 +51,7 @@ def test_zip_plus_four_in_every_contract_form_gives_zip5() -> None:
     assert out.get_column("city_std").to_list() == ["SP RINGFIELD"] * 5
 
 
+@settings(deadline=None)
 @given(st.text(max_size=40))
 def test_any_text_normalises_without_error_and_is_idempotent_on_street(text: str) -> None:
     house, street, _unit = normalize_street(text)

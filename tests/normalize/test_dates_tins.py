@@ -5,7 +5,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from custodes.normalize.dates import normalize_dob, parse_dob
+from custodes.normalize.dates import dob_digits, normalize_dob, parse_dob
 from custodes.normalize.tins import normalize_tin, normalize_tins
 
 TODAY = date(2026, 11, 25)
@@ -48,3 +48,21 @@ def test_tins_are_nine_bare_digits(raw: str | None, tin: str | None) -> None:
     assert normalize_tin(raw) == tin
     vector = pl.DataFrame({"t": [raw]}, schema={"t": pl.Utf8}).select(normalize_tins("t"))
     assert vector.item() == tin
+
+
+@pytest.mark.parametrize(
+    ("raw", "digits"),
+    [
+        ("1971-09-77", "19710977"),
+        ("1973-14-02", "19731402"),
+        ("04/08/1946", "19460408"),
+        ("19600614", "19600614"),
+        ("1994-02-30", "19940230"),
+        ("unknown", None),
+        ("0000-01-01", None),
+        (None, None),
+    ],
+)
+def test_a_dob_that_is_no_date_still_keeps_its_digits(raw: str | None, digits: str | None) -> None:
+    frame = pl.DataFrame({"dob": [raw]}, schema={"dob": pl.Utf8})
+    assert frame.select(dob_digits("dob", today=TODAY)).item() == digits

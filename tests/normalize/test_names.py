@@ -58,3 +58,14 @@ def test_a_second_given_name_in_the_first_field_becomes_a_middle_name() -> None:
 )
 def test_nicknames_reach_their_formal_names(short: str, formal: str) -> None:
     assert formal in first_name_keys(short)
+
+
+def test_known_first_names_come_from_the_dictionaries_and_the_master() -> None:
+    import polars as pl
+
+    from custodes.normalize.names import KNOWN_NAME_MIN_TAXPAYERS, known_first_names
+
+    tokens = pl.Series("first_tok", ["ZORBLAT"] * KNOWN_NAME_MIN_TAXPAYERS + ["MSRY", None])
+    known = set(known_first_names(tokens)["first_tok"].to_list())
+    assert {"MARY", "MARK", "PACO", "FRANCISCO", "ZORBLAT"} <= known
+    assert "MSRY" not in known

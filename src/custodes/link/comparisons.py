@@ -27,7 +27,7 @@ JW_STREET = 0.88
 GENDERED_ENDINGS = ("A", "E", "IA", "INA", "INE", "LE", "ELLE", "ETTE", "O")
 """Endings that turn one given name into its other-gender form (PAUL/PAULA, ERIC/ERICA,
 DANIEL/DANIELLE); a final O/A swap does too (FRANCISCO/FRANCISCA, MARIO/MARIA). Such pairs
-are different names, not typos."""
+are different names, not typos; a doubled final letter (DANIELAA, MIAA) is a typo."""
 
 
 def _gendered_pair(a: str, b: str) -> str:
@@ -35,6 +35,7 @@ def _gendered_pair(a: str, b: str) -> str:
     added = f"""(length({a}) <> length({b})
            AND (starts_with({a}, {b}) OR starts_with({b}, {a}))
            AND least(length({a}), length({b})) >= 3
+           AND NOT (abs(length({a}) - length({b})) = 1 AND right({a}, 1) = right({b}, 1))
            AND CASE WHEN length({a}) > length({b}) THEN substr({a}, length({b}) + 1)
                     ELSE substr({b}, length({a}) + 1) END IN ({endings}))"""
     swapped = f"""(length({a}) = length({b}) AND length({a}) >= 4
@@ -43,20 +44,74 @@ def _gendered_pair(a: str, b: str) -> str:
     return f"({added} OR {swapped})"
 
 
+KNOWN_REQUEST = "kr.first_tok IS NOT NULL"
+KNOWN_MASTER = "km.first_tok IS NOT NULL"
+"""Whether each side's first name is a known given name (``known_first``, joined as ``kr``
+and ``km`` by ``custodes.link.features``) rather than a misspelling."""
+
+SWAPPED = """(r.first_tok <> m.first_tok AND r.first_tok <> r.last_concat
+      AND (list_contains(m.last_tokens, r.first_tok)
+           OR jaro_winkler_similarity(r.first_tok, m.last_concat) >= 0.92)
+      AND (list_contains(r.last_tokens, m.first_tok)
+           OR jaro_winkler_similarity(m.first_tok, r.last_concat) >= 0.92))"""
+"""The given name and the surname were written in each other's fields (JASSIM RYBAK for
+RYBAK JASSIM), each up to a misspelling."""
+
+SIMILAR_NAMES = f"""(length(r.first_tok) > 1 AND length(m.first_tok) > 1
+      AND (jaro_winkler_similarity(r.first_tok, m.first_tok) >= {JW_NAME}
+           OR (least(length(r.first_tok), length(m.first_tok)) >= 4
+               AND damerau_levenshtein(r.first_tok, m.first_tok) = 1)
+           OR (length(r.first_tok) = length(m.first_tok) AND length(r.first_tok) >= 3
+               AND hamming(r.first_tok, m.first_tok) = 2
+               AND damerau_levenshtein(r.first_tok, m.first_tok) = 1)))"""
+"""Two first names one keystroke or a Jaro-Winkler misspelling apart (PAKL/PAUL, TOBT/TOBY),
+or two adjacent letters swapped (MIE/MEI)."""
+
+ABBREVIATED = """((least(length(r.first_tok), length(m.first_tok)) >= 3
+       AND (starts_with(r.first_tok, m.first_tok) OR starts_with(m.first_tok, r.first_tok)))
+      OR (least(length(r.first_tok), length(m.first_tok)) >= 4
+       AND (ends_with(r.first_tok, m.first_tok) OR ends_with(m.first_tok, r.first_tok))))"""
+"""A given name cut short at either end (BARB for BARBARA, TINA for CHRISTINA, FINA for
+JOSEFINA)."""
+
+GOES_BY_MIDDLE = """((length(r.first_tok) > 1 AND r.first_tok = split_part(m.middle_std, ' ', 1))
+      OR (length(m.first_tok) > 1 AND m.first_tok = split_part(r.middle_std, ' ', 1)))"""
+"""One side gives as first name what the other has as its middle name (J ROBERT SMITH, who
+goes by ROBERT). Only ``similar_name``: a relative may carry the same name as a middle name
+(JUN, and his son MIN-JUN)."""
+
+
+def _half_a_compound(a: str, b: str) -> str:
+    second = f"split_part({a}.first_std, ' ', 2)"
+    return f"""({a}.first_std <> {a}.first_tok AND {b}.first_std = {b}.first_tok
+           AND ({b}.middle_std IS NULL
+                OR NOT starts_with({second}, split_part({b}.middle_std, ' ', 1))))"""
+
+
+HALF_A_COMPOUND = f"({_half_a_compound('r', 'm')} OR {_half_a_compound('m', 'r')})"
+"""One side's given name is a compound (MARY KATE, MARIA JOSE, MIN JUN) and the other gives
+only its first part, without the second as a middle name or initial: a daughter MARY-KATE
+and her mother MARY are two people, so this is only ``similar_name``."""
+
 FIRST_NAME = Comparison(
     "first_name",
-    ("missing", "different", "initial", "fuzzy", "nickname", "exact"),
+    ("missing", "different", "initial", "similar_name", "typo", "nickname", "exact"),
     f"""CASE
       WHEN r.first_tok IS NULL OR m.first_tok IS NULL THEN 0
-      WHEN r.first_tok = m.first_tok THEN 5
+      WHEN r.first_tok = m.first_tok THEN CASE WHEN {HALF_A_COMPOUND} THEN 3 ELSE 6 END
       WHEN {_gendered_pair("r.first_tok", "m.first_tok")} THEN 1
-      WHEN list_contains(m.first_keys, r.first_tok) OR list_contains(r.first_keys, m.first_tok) THEN 4
-      WHEN length(r.first_tok) > 1 AND length(m.first_tok) > 1
-           AND jaro_winkler_similarity(r.first_tok, m.first_tok) >= {JW_NAME} THEN 3
+      WHEN list_contains(m.first_keys, r.first_tok) OR list_contains(r.first_keys, m.first_tok) THEN 5
+      WHEN {SWAPPED} THEN 5
+      WHEN {ABBREVIATED} THEN 5
+      WHEN {GOES_BY_MIDDLE} THEN 3
+      WHEN {SIMILAR_NAMES} THEN CASE WHEN {KNOWN_REQUEST} AND {KNOWN_MASTER} THEN 3 ELSE 4 END
       WHEN (length(r.first_tok) = 1 OR length(m.first_tok) = 1)
            AND left(r.first_tok, 1) = left(m.first_tok, 1) THEN 2
       ELSE 1 END""",
 )
+"""``similar_name``: two distinct known names close in spelling (MARK/MARY, CHRISTINA/
+CHRISTIAN): as likely two relatives as one misspelt person. ``typo``: just as close, but one
+side is no known name, so one of them is a misspelling of the other."""
 
 MIDDLE_NAME = Comparison(
     "middle_name",
@@ -79,7 +134,7 @@ LAST_NAME = Comparison(
       WHEN r.last_concat IS NULL OR m.last_concat IS NULL THEN 0
       WHEN r.last_concat = m.last_concat OR list_sort(r.last_tokens) = list_sort(m.last_tokens)
            THEN 4
-      WHEN list_has_any(r.last_tokens, m.last_tokens) THEN 3
+      WHEN list_has_any(r.last_tokens, m.last_tokens) OR {SWAPPED} THEN 3
       WHEN jaro_winkler_similarity(r.last_concat, m.last_concat) >= {JW_NAME}
            OR jaro_winkler_similarity(r.last_tokens[1], m.last_tokens[1]) >= 0.92 THEN 2
       ELSE 1 END""",
@@ -96,19 +151,25 @@ DOB = Comparison(
            AND substr(r.dob_s, 5, 2) = substr(m.dob_s, 7, 2)
            AND substr(r.dob_s, 7, 2) = substr(m.dob_s, 5, 2) THEN 3
       WHEN hamming(r.dob_s, m.dob_s) = 2 AND damerau_levenshtein(r.dob_s, m.dob_s) = 1 THEN 3
+      WHEN r.dob_d IS NULL OR m.dob_d IS NULL THEN
+           CASE WHEN left(r.dob_s, 4) = left(m.dob_s, 4) THEN 0 ELSE 1 END
       WHEN substr(r.dob_s, 1, 4) = substr(m.dob_s, 1, 4)
            AND (substr(r.dob_s, 5, 2) = substr(m.dob_s, 5, 2)
                 OR substr(r.dob_s, 7, 2) = substr(m.dob_s, 7, 2)) THEN 2
       ELSE 1 END""",
 )
-"""A typo is one digit off, day and month swapped, or two adjacent digits transposed."""
+"""A typo is one digit off, day and month swapped, or two adjacent digits transposed. A dob
+that is no valid date (1971-09-77) is compared by its digits: a typo as above, a different
+year a contradiction, and otherwise no evidence (1994-02-30 often stands for 'born in 1994')."""
 
 DOB_COMPATIBLE = """(r.dob_s IS NULL OR m.dob_s IS NULL
+      OR ((r.dob_d IS NULL OR m.dob_d IS NULL) AND left(r.dob_s, 4) = left(m.dob_s, 4))
       OR hamming(r.dob_s, m.dob_s) <= 2
       OR (left(r.dob_s, 4) = left(m.dob_s, 4) AND substr(r.dob_s, 5, 2) = substr(m.dob_s, 7, 2)
           AND substr(r.dob_s, 7, 2) = substr(m.dob_s, 5, 2)))"""
-"""Dates of birth that could be one person's: either missing, at most two digits apart, or
-day and month swapped. A pair outside this (and without the same TIN) is never a match."""
+"""Dates of birth that could be one person's: either missing, at most two digits apart, day
+and month swapped, or one of them no valid date but the same year. A pair outside this (and
+without the same TIN) is never a match."""
 
 TIN = Comparison(
     "tin",
@@ -130,6 +191,8 @@ def address_level_sql(r: str = "r", a: str = "a") -> str:
 
     ``exact`` needs the same house number, the same street (up to misspelling), the same
     ZIP5 or city, and no conflicting unit. A PO Box has no house number and must be equal.
+    ``close``: the same house with another unit or street, or the same street and place with
+    a house number one keystroke off (634/63, 1926/1962).
     """
     same_street = f"jaro_winkler_similarity({r}.street_std, {a}.street_std) >= {JW_STREET}"
     same_place = f"({r}.zip5 = {a}.zip5 OR {r}.city_std = {a}.city_std)"
@@ -143,6 +206,7 @@ def address_level_sql(r: str = "r", a: str = "a") -> str:
       WHEN {r}.street_std IS NULL OR {a}.street_std IS NULL THEN 0
       WHEN {exact} THEN CASE WHEN {a}.is_current THEN 5 ELSE 4 END
       WHEN {r}.house = {a}.house AND ({r}.zip5 = {a}.zip5 OR {same_street}) THEN 3
+      WHEN {same_street} AND {same_place} AND damerau_levenshtein({r}.house, {a}.house) = 1 THEN 3
       WHEN {r}.zip5 = {a}.zip5 OR ({r}.city_std = {a}.city_std AND {r}.state_std = {a}.state_std)
            THEN 2
       ELSE 1 END"""

@@ -14,11 +14,14 @@ posterior and neither reaches the threshold. A ``match`` needs all of:
 - a lead of ``margin`` bits over the runner-up;
 - personal evidence: a compatible first name, no contradicting dob, a compatible surname,
   and something that ties the name to this person (a dob, a TIN or an address that
-  agrees). Address and surname alone are shared by a
-  household, and a name alone is shared by namesakes: neither identifies a person. An
-  exact TIN identifies when the first name, the surname or the dob agrees with it. At an
-  address the request shares with the candidate, a merely misspelt first name needs the
-  TIN as well: it cannot tell the person from a co-resident with a similar name.
+  agrees). Address and surname alone are shared by a household, and a name alone is shared
+  by namesakes: neither identifies a person. An exact TIN identifies when the first name,
+  the surname or the dob agrees with it. The exact given name and dob identify at the
+  candidate's address even when the surname is missing or changed. At an address the
+  request shares with the candidate, a similar *known* first name (Mary for Mark) needs the
+  TIN as well: it cannot tell the person from a co-resident or a twin not on file; a
+  misspelling into no known name (Msry) can. A contradicting middle name there needs a
+  dob or the TIN.
 
 Two or more candidates with ``p >= plausible_threshold`` give ``ambiguous``; otherwise
 ``no_match``.
@@ -74,9 +77,14 @@ def candidate_weights(levels: pl.DataFrame, weights: dict[str, list[float]], m: 
 def _generation_penalty() -> pl.Expr:
     """Penalty for the relative a generational suffix rules out (Jr/Sr at one address)."""
     same_name = pl.col("m_first_tok").is_not_null() & pl.col("m_last_concat").is_not_null()
+    # the generations are those at one address when the name recurs there (three generations
+    # of JUAN GARCIA at one address leave the middle one ambiguous), else among all candidates
     window = ["rid", "m_first_tok", "m_last_concat"]
-    oldest = pl.col("m_birth_year").min().over(window)
-    youngest = pl.col("m_birth_year").max().over(window)
+    household = [*window, "m_addr_key"]
+    at_home = pl.len().over(household) > 1
+    year = pl.col("m_birth_year")
+    oldest = pl.when(at_home).then(year.min().over(household)).otherwise(year.min().over(window))
+    youngest = pl.when(at_home).then(year.max().over(household)).otherwise(year.max().over(window))
     gap = (youngest - oldest) >= GENERATION_GAP_YEARS
     is_senior = same_name & gap & (pl.col("m_birth_year") == oldest)
     is_junior = same_name & gap & (pl.col("m_birth_year") == youngest)
@@ -97,17 +105,32 @@ def _generation_penalty() -> pl.Expr:
 def _personal_evidence() -> pl.Expr:
     tin_exact = pl.col("c_tin") == 3
     names_ok = (pl.col("c_first_name") >= 3) & (pl.col("c_last_name") >= 2)
+    # a surname missing on one side, or changed (marriage), at the same address: the exact
+    # given name and dob say who; no co-resident shares both
+    surname_changed = (
+        (pl.col("c_first_name") == 6)
+        & (pl.col("c_last_name") <= 1)
+        & (pl.col("c_dob") == 4)
+        & (pl.col("c_address") >= 3)
+    )
     dob_ok = pl.col("c_dob") != 1
     # a name is not an identity: it must be tied to the person by a dob, a TIN or an address
     anchored = (pl.col("c_dob") >= 3) | (pl.col("c_tin") >= 2) | (pl.col("c_address") >= 3)
-    # at a shared address a misspelt first name cannot tell the person from a co-resident
-    # with a similar name (Mark/Mary, twins Francisco/Francisca): it needs the TIN too
-    told_apart = (pl.col("c_address") < 3) | (pl.col("c_first_name") >= 4) | (pl.col("c_tin") >= 2)
+    # at a shared address two different known names close in spelling (Mark/Mary, twins
+    # Christina/Christian) cannot tell the person from a co-resident: that needs the TIN
+    # too; a misspelling into no known name (Msry) can
+    # ... and a contradicting middle name there (Brian James for Bryan W) needs a dob or TIN
+    shared = pl.col("c_address") >= 3
+    told_apart = (
+        ~shared
+        | (pl.col("c_tin") >= 2)
+        | ((pl.col("c_first_name") >= 4) & ((pl.col("c_middle_name") != 1) | (pl.col("c_dob") >= 3)))
+    )
     # an exact TIN identifies when one more personal field agrees with it
     tin_confirmed = tin_exact & (
         (pl.col("c_first_name") >= 2) | (pl.col("c_dob") >= 3) | (pl.col("c_last_name") >= 3)
     )
-    return tin_confirmed | (names_ok & dob_ok & anchored & told_apart)
+    return tin_confirmed | ((names_ok | surname_changed) & dob_ok & anchored & told_apart)
 
 
 def score_candidates(

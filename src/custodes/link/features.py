@@ -10,11 +10,14 @@ PAIR_CONTEXT_COLUMNS = (
 """Candidate columns the decision needs beyond the levels (to see twins and Jr/Sr)."""
 
 
-def pair_levels_sql(pairs: str, requests: str, persons: str, addresses: str) -> str:
+def pair_levels_sql(
+    pairs: str, requests: str, persons: str, addresses: str, known_first: str = "known_first"
+) -> str:
     """Levels of every comparison for each (rid, tin) in ``pairs``.
 
-    ``requests`` has ``rid`` and the comparable columns; ``persons`` and ``addresses`` are
-    index tables. The address level is the best over all of the candidate's addresses.
+    ``requests`` has ``rid`` and the comparable columns; ``persons``, ``addresses`` and
+    ``known_first`` (the known given names) are index tables. The address level is the best
+    over all of the candidate's addresses.
     """
     levels = ",\n      ".join(f"{c.sql} AS c_{c.name}" for c in NAME_COMPARISONS)
     context = ", ".join(f"m.{c} AS m_{c}" for c in PAIR_CONTEXT_COLUMNS)
@@ -34,5 +37,7 @@ def pair_levels_sql(pairs: str, requests: str, persons: str, addresses: str) -> 
     FROM {pairs} p
     JOIN {requests} r ON r.rid = p.rid
     JOIN {persons} m ON m.tin = p.tin
+    LEFT JOIN {known_first} kr ON kr.first_tok = r.first_tok
+    LEFT JOIN {known_first} km ON km.first_tok = m.first_tok
     LEFT JOIN addr ON addr.rid = p.rid AND addr.tin = p.tin
     """

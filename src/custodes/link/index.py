@@ -22,9 +22,10 @@ import duckdb
 import polars as pl
 
 from custodes.link.blocking import RULES, oversized_keys_sql
-from custodes.link.model import estimate_u
+from custodes.link.model import estimate_u, m_frame
 from custodes.link.prepare import first_key_rows, name_key_rows, prepare_people, surname_rows
 from custodes.normalize.addresses import normalize_addresses
+from custodes.normalize.names import known_first_names
 
 Progress = Callable[[str], None]
 
@@ -132,7 +133,8 @@ def build_index(
     surname_places = surname_places.select("tin", "token", "initial", "zip5").unique()
 
     say("estimating how often unrelated people agree (u-probabilities)")
-    u = estimate_u(persons, addresses, seed=seed)
+    known_first = known_first_names(persons.get_column("first_tok"))
+    u = estimate_u(persons, addresses, known_first, seed=seed)
     tf = _term_frequencies(persons)
 
     say("writing the index")
@@ -145,6 +147,8 @@ def build_index(
         "surname_places": surname_places,
         "name_places": name_places,
         "u_probabilities": u,
+        "m_probabilities": m_frame(),
+        "known_first": known_first,
         **tf,
     }
     tmp = target.with_name(target.name + f".tmp-{os.getpid()}")

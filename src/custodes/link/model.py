@@ -1,11 +1,13 @@
-"""The Fellegi-Sunter model: u from random pairs, m from anchor pairs, and their weights.
+"""The Fellegi-Sunter model: u from random pairs, fixed m, and their weights.
 
 - **u** (how often two unrelated taxpayers agree at each level) is measured at master
   load on a deterministic random sample of taxpayer pairs, with add-one smoothing so no
   level is treated as impossible among strangers.
-- **m** (how often a request and its true taxpayer agree at each level) is measured per
-  batch on anchor pairs that other fields identify (see ``estimate_m``), falling back to
-  ``DEFAULT_M``. Level 0 ("missing") carries no evidence and is left out.
+- **m** (how often a request and its true taxpayer agree at each level) is the fixed
+  ``M_PROBABILITIES``, written into the index at master load beside u. A subject's decision
+  therefore depends only on the subject and the master file, never on what else is in the
+  batch, and one request alone (the online path) is scored exactly as in a batch.
+  Level 0 ("missing") carries no evidence.
 - **Term frequencies** replace u at exact name and address agreement: agreeing on a rare
   surname is stronger evidence than agreeing on GARCIA.
 """
@@ -14,31 +16,41 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 import duckdb
 import numpy as np
 import polars as pl
 
+from custodes.errors import StoreError
 from custodes.link.comparisons import ALL_LEVELS
 from custodes.link.features import pair_levels_sql
 from custodes.link.sql import query_frame
 
 LevelTable = dict[str, list[float]]
 
-DEFAULT_M: Mapping[str, tuple[float, ...]] = {
-    "first_name": (1.0, 0.03, 0.01, 0.05, 0.05, 0.86),
-    "middle_name": (1.0, 0.05, 0.25, 0.70),
-    "last_name": (1.0, 0.03, 0.07, 0.10, 0.80),
-    "dob": (1.0, 0.02, 0.03, 0.05, 0.90),
-    "tin": (1.0, 0.02, 0.08, 0.90),
-    "address": (1.0, 0.10, 0.05, 0.05, 0.15, 0.65),
+M_PROBABILITIES: Mapping[str, tuple[float, ...]] = {
+    "first_name": (1.0, 0.02, 0.002, 0.002, 0.02, 0.06, 0.896),
+    "middle_name": (1.0, 0.02, 0.49, 0.49),
+    "last_name": (1.0, 0.01, 0.025, 0.045, 0.92),
+    "dob": (1.0, 0.002, 0.002, 0.012, 0.984),
+    "tin": (1.0, 0.005, 0.03, 0.965),
+    "address": (1.0, 0.03, 0.06, 0.004, 0.104, 0.802),
 }
-"""Starting m-probabilities for EM (index = level). Level 0 is 'missing': no evidence."""
+"""m-probabilities (index = level; level 0 is 'missing': no evidence).
+
+Calibrated on anchor pairs (pairs that other fields alone identify: an exact TIN, or exact
+name, dob and address; one per request) in ``custodes synth`` batches of seeds 1, 2 and 3
+(50,000 persons, 5,000 requests), whose measurements agreed to within 0.01 on every level;
+the rarest levels are floored at 0.002 so that no level is near-impossible for a true
+match. docs/linkage.md gives the measurements and the effect on quality."""
 
 U_SAMPLE_PAIRS = 300_000
 
 
-def estimate_u(persons: pl.DataFrame, addresses: pl.DataFrame, *, seed: int = 0) -> pl.DataFrame:
+def estimate_u(
+    persons: pl.DataFrame, addresses: pl.DataFrame, known_first: pl.DataFrame, *, seed: int = 0
+) -> pl.DataFrame:
     """u-probabilities per comparison level, from random pairs of distinct taxpayers."""
     rng = np.random.default_rng(seed)
     n = persons.height
@@ -46,6 +58,8 @@ def estimate_u(persons: pl.DataFrame, addresses: pl.DataFrame, *, seed: int = 0)
     left = rng.integers(0, n, size)
     right = rng.integers(0, n, size)
     keep = left != right
+    # a fixed order, so the same master always gives the same sample (and the same weights)
+    persons = persons.sort("tin")
     indexed = persons.with_row_index("rid").with_columns(pl.col("rid").cast(pl.Int64))
     pairs = pl.DataFrame({"rid": left[keep], "j": right[keep]}).join(
         indexed.select(pl.col("rid").alias("j"), "tin"), on="j"
@@ -56,6 +70,7 @@ def estimate_u(persons: pl.DataFrame, addresses: pl.DataFrame, *, seed: int = 0)
         con.register("req", indexed.to_arrow())
         con.register("persons", persons.to_arrow())
         con.register("addresses", addresses.to_arrow())
+        con.register("known_first", known_first.to_arrow())
         levels = query_frame(con, pair_levels_sql("pairs", "req", "persons", "addresses"))
     finally:
         con.close()
@@ -70,56 +85,48 @@ def estimate_u(persons: pl.DataFrame, addresses: pl.DataFrame, *, seed: int = 0)
     return pl.DataFrame(rows)
 
 
-def u_table(frame: pl.DataFrame) -> LevelTable:
-    """The u frame stored in the index, as {comparison: [u per level]}."""
+def level_table(frame: pl.DataFrame, column: str) -> LevelTable:
+    """A (comparison, level, ``column``) frame stored in the index, as {comparison: [per level]}."""
     out: LevelTable = {name: [1.0] * len(levels) for name, levels in ALL_LEVELS.items()}
     for row in frame.iter_rows(named=True):
-        out[row["comparison"]][row["level"]] = row["u"]
+        out[row["comparison"]][row["level"]] = row[column]
     return out
 
 
-ANCHORS: Mapping[str, str] = {
-    "first_name": "c_tin = 3 OR (c_dob = 4 AND c_last_name = 4 AND c_address >= 4)",
-    "middle_name": "c_tin = 3 OR (c_dob = 4 AND c_first_name = 5 AND c_last_name = 4)",
-    "last_name": "c_tin = 3 OR (c_dob = 4 AND c_first_name = 5 AND c_address >= 4)",
-    "dob": "c_tin = 3 OR (c_first_name = 5 AND c_last_name = 4 AND c_address >= 4 AND c_middle_name = 3)",
-    "tin": "c_dob = 4 AND c_first_name = 5 AND c_last_name = 4",
-    "address": "c_tin = 3 OR (c_dob = 4 AND c_first_name = 5 AND c_last_name = 4)",
-}
-"""For each comparison, pairs that other fields alone make near-certain matches."""
-
-MIN_ANCHORS = 200
-PRIOR_PAIRS = 50.0
+def m_frame() -> pl.DataFrame:
+    """``M_PROBABILITIES`` as rows (comparison, level, m), as the index stores them."""
+    return pl.DataFrame(
+        [
+            {"comparison": name, "level": level, "m": value}
+            for name, values in M_PROBABILITIES.items()
+            for level, value in enumerate(values)
+        ]
+    )
 
 
-def estimate_m(levels: pl.DataFrame) -> tuple[LevelTable, dict[str, int]]:
-    """m-probabilities measured on anchor pairs; returns m and the anchor count per comparison.
+@dataclass(frozen=True)
+class ModelParameters:
+    """Everything that scores a candidate, read from one matching index."""
 
-    EM over blocked pairs was tried first and measured unreliable here: the candidate
-    pairs are dominated by relatives and neighbours, and EM converged on "same household"
-    as its match class. Instead, the m of each comparison is measured on the pairs that
-    *other* fields alone identify (``ANCHORS``: an exact TIN, or exact name, dob and
-    address), keeping only requests with exactly one such pair. With fewer than
-    ``MIN_ANCHORS`` anchors a comparison keeps ``DEFAULT_M``.
-    """
-    m: LevelTable = {k: list(v) for k, v in DEFAULT_M.items()}
-    used: dict[str, int] = {}
-    for name, rule in ANCHORS.items():
-        anchored = levels.filter(pl.sql_expr(rule)).filter(pl.len().over("rid") == 1)
-        used[name] = anchored.height
-        if anchored.height < MIN_ANCHORS:
-            continue
-        size = len(ALL_LEVELS[name])
-        counts = np.bincount(anchored.get_column(f"c_{name}").to_numpy(), minlength=size)
-        observed = counts[1:].sum()
-        if observed < MIN_ANCHORS:
-            continue
-        # the defaults act as PRIOR_PAIRS pseudo-observations: no level becomes impossible
-        # for a true match just because this batch happened to be clean
-        prior = np.asarray(DEFAULT_M[name][1:]) / sum(DEFAULT_M[name][1:])
-        probs = (counts[1:] + PRIOR_PAIRS * prior) / (observed + PRIOR_PAIRS)
-        m[name] = [1.0, *probs.tolist()]
-    return m, used
+    m: LevelTable
+    u: LevelTable
+    taxpayers: int
+
+
+def load_parameters(con: duckdb.DuckDBPyConnection) -> ModelParameters:
+    """The model parameters stored in an open matching index (``custodes master load``)."""
+    tables = set(query_frame(con, "SELECT table_name FROM information_schema.tables")["table_name"])
+    missing = sorted({"m_probabilities", "u_probabilities", "known_first", "meta"} - tables)
+    if missing:
+        raise StoreError(
+            f"the matching index lacks {', '.join(missing)}: it was built by an older custodes; "
+            "run `custodes master load FILE` again"
+        )
+    return ModelParameters(
+        m=level_table(query_frame(con, "SELECT * FROM m_probabilities"), "m"),
+        u=level_table(query_frame(con, "SELECT * FROM u_probabilities"), "u"),
+        taxpayers=int(query_frame(con, "SELECT taxpayers FROM meta").item()),
+    )
 
 
 def level_weights(m: LevelTable, u: LevelTable) -> dict[str, list[float]]:

@@ -7,7 +7,7 @@ from datetime import date
 import polars as pl
 
 from custodes.normalize.addresses import normalize_addresses
-from custodes.normalize.dates import normalize_dob
+from custodes.normalize.dates import dob_digits, normalize_dob
 from custodes.normalize.names import normalize_names, phonetic
 from custodes.normalize.tins import normalize_tins
 
@@ -44,7 +44,7 @@ def prepare_people(frame: pl.DataFrame, *, today: date | None = None) -> pl.Data
     out = _phonetic_column(out, "last_main", "last_ph")
     return out.with_columns(
         pl.col("dob_d").dt.year().alias("birth_year"),
-        pl.col("dob_d").dt.strftime("%Y%m%d").alias("dob_s"),
+        pl.coalesce(pl.col("dob_d").dt.strftime("%Y%m%d"), dob_digits("dob", today=today)).alias("dob_s"),
         pl.col("street_std").str.extract(r"([A-Z0-9]{2,})", 1).alias("street_word"),
         pl.col("first_tok").str.slice(0, 1).alias("initial"),
         pl.concat_list(

@@ -60,7 +60,7 @@ def _street_parts(street: pl.Expr) -> pl.Expr:
         text.str.split(" ")
         .list.eval(pl.element().replace(TOKEN_MAP))
         .list.join(" ")
-        .str.replace(r"^P O BOX\b", "PO BOX")
+        .str.replace(r"^(?:(?:P O|PO)(?: OFFICE)? BOX|POB)\b", "PO BOX")
     )
     return mapped.str.extract_groups(_PARTS)
 

@@ -33,3 +33,26 @@ def normalize_dob(column: str, *, today: date | None = None) -> pl.Expr:
     parsed = pl.coalesce([text.str.strptime(pl.Date, fmt, strict=False, exact=True) for fmt in _FORMATS])
     latest = today or date.today()
     return pl.when(parsed.is_between(EARLIEST, latest)).then(parsed).otherwise(None)
+
+
+_DIGIT_LAYOUTS = (
+    (r"^(\d{4})-(\d{2})-(\d{2})$", "${1}${2}${3}"),
+    (r"^(\d{4})/(\d{2})/(\d{2})$", "${1}${2}${3}"),
+    (r"^(\d{2})/(\d{2})/(\d{4})$", "${3}${1}${2}"),
+    (r"^(\d{2})-(\d{2})-(\d{4})$", "${3}${1}${2}"),
+    (r"^(\d{8})$", "${1}"),
+)
+"""The layouts of ``_FORMATS`` as (pattern, YYYYMMDD replacement)."""
+
+
+def dob_digits(column: str, *, today: date | None = None) -> pl.Expr:
+    """The eight digits YYYYMMDD of a dob written in an accepted layout, even when they are no
+    valid date (1971-09-77, 1973-14-02): a typo in a date is still evidence, compared digit
+    by digit. Null when the layout is not recognised or the year is implausible."""
+    text = pl.col(column).cast(pl.Utf8).str.strip_chars()
+    digits = pl.coalesce(
+        [pl.when(text.str.contains(p)).then(text.str.replace(p, r)) for p, r in _DIGIT_LAYOUTS]
+    )
+    year = digits.str.slice(0, 4).cast(pl.Int32, strict=False)
+    latest = (today or date.today()).year
+    return pl.when(year.is_between(EARLIEST.year, latest)).then(digits)

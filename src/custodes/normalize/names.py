@@ -64,6 +64,34 @@ def _nicknamer() -> NickNamer:
     return NickNamer()
 
 
+KNOWN_NAME_MIN_TAXPAYERS = 3
+"""A first name this many taxpayers hold is a real name, not somebody's misspelling."""
+
+
+@cache
+def dictionary_first_names() -> frozenset[str]:
+    """Every given name the nickname dataset and the hypocorism table know (standardised)."""
+    namer = _nicknamer()
+    names = {standardize_name(n) for n in (*namer.canonical_lookup, *namer.nickname_lookup)}
+    for short, formals in _hypocorisms().items():
+        names.add(short)
+        names.update(formals)
+    return frozenset(n for n in names if n and " " not in n)
+
+
+def known_first_names(first_tokens: pl.Series) -> pl.DataFrame:
+    """The known given names (column ``first_tok``): the dictionary's, and every first name
+    at least ``KNOWN_NAME_MIN_TAXPAYERS`` of the given tokens (one per taxpayer) share.
+
+    Two close spellings that are both known names (MARK, MARY) may be two people; when one
+    of them is unknown (MSRY) it is a misspelling of the other.
+    """
+    counts = first_tokens.drop_nulls().value_counts()
+    common = counts.filter(pl.col("count") >= KNOWN_NAME_MIN_TAXPAYERS).get_column(first_tokens.name)
+    names = pl.concat([common.cast(pl.Utf8), pl.Series(sorted(dictionary_first_names()), dtype=pl.Utf8)])
+    return pl.DataFrame({"first_tok": names}).unique().sort("first_tok")
+
+
 @cache
 def first_name_keys(first: str) -> frozenset[str]:
     """The name itself and every formal name it may be a nickname of (standardised)."""

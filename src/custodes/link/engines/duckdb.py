@@ -16,7 +16,7 @@ from custodes.link.blocking import candidate_pairs_sql
 from custodes.link.comparisons import DOB_COMPATIBLE
 from custodes.link.decide import decide_outcomes, score_candidates
 from custodes.link.features import pair_levels_sql
-from custodes.link.model import LevelTable, estimate_m, u_table
+from custodes.link.model import LevelTable, ModelParameters, load_parameters
 from custodes.link.prepare import first_key_rows, name_key_rows, prepare_people, surname_rows
 from custodes.link.sql import query_frame
 
@@ -35,7 +35,6 @@ class LinkResult:
     m: LevelTable
     u: LevelTable
     prior: float
-    anchors: dict[str, int]
 
 
 class DuckDBLinker:
@@ -46,8 +45,12 @@ class DuckDBLinker:
             raise StoreError(f"no matching index at {index_path}: run `custodes master load FILE` first")
         self._con = duckdb.connect(str(index_path), read_only=True)
         self._config = config
-        self.taxpayers = int(query_frame(self._con, "SELECT taxpayers FROM meta").item())
-        self._u = u_table(query_frame(self._con, "SELECT * FROM u_probabilities"))
+        try:
+            self.parameters: ModelParameters = load_parameters(self._con)
+        except StoreError:
+            self._con.close()
+            raise
+        self.taxpayers = self.parameters.taxpayers
 
     def close(self) -> None:
         """Release the index file."""
@@ -126,12 +129,9 @@ class DuckDBLinker:
         prepared = prepare_people(requests, today=today)
         say("finding candidates and comparing fields")
         levels = self.candidate_levels(prepared)
-        say("estimating m-probabilities on anchor pairs")
-        m, anchors = estimate_m(levels)
+        params = self.parameters
         prior = self._config.prior_on_file
         say("scoring and deciding")
-        scored = score_candidates(levels, m, self._u, taxpayers=self.taxpayers, prior=prior)
+        scored = score_candidates(levels, params.m, params.u, taxpayers=params.taxpayers, prior=prior)
         decisions = decide_outcomes(scored, requests.get_column("rid"), self._config)
-        return LinkResult(
-            decisions=decisions, candidates=levels.height, m=m, u=self._u, prior=prior, anchors=anchors
-        )
+        return LinkResult(decisions=decisions, candidates=levels.height, m=params.m, u=params.u, prior=prior)

@@ -211,6 +211,23 @@ def bench_linkage(  # noqa: PLR0917 - a command's options
     print(json.dumps(report, indent=2, sort_keys=True))
 
 
+@bench_app.command("scale")
+def bench_scale(
+    persons: Annotated[int, typer.Option(min=1)] = 10_000_000,
+    requests: Annotated[int, typer.Option(min=1)] = 1_280_000,
+    seed: Annotated[int, typer.Option()] = 1,
+    workdir: Annotated[Path, typer.Option(help="Scratch space for data, store and outputs.")] = Path(
+        "bench/data"
+    ),
+    results: Annotated[Path, typer.Option("--out", help="Where the JSON goes.")] = Path("bench/results"),
+) -> None:
+    """Issue 3's scale run (10M / 1.28M): each stage's time and peak RSS, a table, the targets."""
+    from custodes.bench.scale import run_scale_bench
+
+    report = run_scale_bench(persons, requests, seed, workdir, results, console=console)
+    print(json.dumps(report, indent=2, sort_keys=True))
+
+
 @bench_app.command("accounting")
 def bench_accounting(  # noqa: PLR0917 - a command's options
     persons: Annotated[int, typer.Option(min=1)] = 1_000_000,

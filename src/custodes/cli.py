@@ -36,9 +36,15 @@ console = Console(stderr=True)
 out = Console()
 
 
+StageReport = Callable[..., None]
+
+
 @contextmanager
-def stage_progress(description: str, stages: int) -> Iterator[Callable[[str], None]]:
-    """A progress bar advanced once per named stage; yields the callback stages report to."""
+def stage_progress(description: str, stages: int) -> Iterator[StageReport]:
+    """A progress bar advanced once per named stage; yields the callback stages report to.
+
+    A caller that learns how many stages there are as it goes passes ``total``.
+    """
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -51,12 +57,12 @@ def stage_progress(description: str, stages: int) -> Iterator[Callable[[str], No
         task = bar.add_task(description, total=stages)
         started = [time.perf_counter()]
 
-        def report(message: str) -> None:
-            bar.update(task, advance=1, description=message)
+        def report(message: str, /, total: int | None = None) -> None:
+            bar.update(task, advance=1, description=message, total=total)
             started.append(time.perf_counter())
 
         yield report
-        bar.update(task, completed=stages, description=f"{description}: done")
+        bar.update(task, completed=bar.tasks[0].total, description=f"{description}: done")
 
 
 @app.command()

@@ -12,27 +12,45 @@ filed from, flagged current or previous), ``surnames``, ``firstnames`` and
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 import polars as pl
 
 from custodes.link.blocking import RULES, oversized_keys_sql
-from custodes.link.model import estimate_u
+from custodes.link.features import pair_levels_sql
+from custodes.link.model import random_pairs, u_from_levels
 from custodes.link.prepare import first_key_rows, name_key_rows, prepare_people, surname_rows
+from custodes.link.sql import query_frame
 from custodes.normalize.addresses import normalize_addresses
 
-Progress = Callable[[str], None]
+
+class LoadProgress(Protocol):
+    """Where ``build_index`` reports each step; ``total`` says how many steps there will be."""
+
+    def __call__(self, message: str, /, total: int | None = None) -> None: ...
+
+
+def _quiet(message: str, /, total: int | None = None) -> None:
+    del message, total
+
 
 RAW_ADDRESS = ("street", "city", "state", "zip")
 ADDRESS_COLUMNS = (
     "tin", "addr_key", "house", "street_std", "unit", "zip5", "city_std", "state_std",
     "street_word", "is_current", "last_year",
 )  # fmt: skip
+
+
+TF_COLUMNS = {"tf_first": "first_tok", "tf_last": "last_concat", "tf_addr": "addr_key"}
+"""Term-frequency tables: the share of taxpayers with each first name, surname and address of record."""
 
 
 @dataclass(frozen=True)
@@ -57,36 +75,111 @@ def _addr_key() -> pl.Expr:
     )
 
 
+CHUNK_ROWS = 1_500_000
+"""Master rows normalised at a time (about 450,000 taxpayers): bounds the load's memory."""
+DUCKDB_MEMORY_LIMIT = "2GB"
+"""DuckDB's own memory while it writes the index; beyond it, joins and sorts spill to disk."""
+PART = "_part"
+ROW = "_row"
+
+
 def build_index(
-    master: pl.DataFrame,
+    master: pl.DataFrame | pl.LazyFrame,
     target: Path,
     *,
     today: date | None = None,
-    progress: Progress | None = None,
+    progress: LoadProgress | None = None,
     seed: int = 0,
     max_block_size: int = 1000,
+    chunk_rows: int = CHUNK_ROWS,
 ) -> IndexSummary:
-    """Normalise ``master`` (contract columns) and write the matching index to ``target``."""
-    say = progress or (lambda _msg: None)
-    say("choosing each taxpayer's address of record (latest tax year)")
-    by_year = master.sort("tax_year")
-    latest = by_year.unique("tin", keep="last")
+    """Normalise ``master`` (contract columns) and write the matching index to ``target``.
+
+    Taxpayers are processed in chunks of about ``chunk_rows`` master rows, split by a hash
+    of the TIN, so that every row of one taxpayer is in one chunk and memory does not grow
+    with the file. What spans all taxpayers (term frequencies, oversized blocking keys,
+    u-probabilities) is computed afterwards by DuckDB over the written tables, which
+    spills to disk beyond ``DUCKDB_MEMORY_LIMIT``. The result does not depend on the
+    chunking: the u sample is drawn over taxpayers ordered by TIN.
+    """
+    say = progress or _quiet
+    lazy = master.lazy().with_row_index(ROW)
+    tmp = target.with_name(target.name + f".tmp-{os.getpid()}")
+    work = target.with_name(f".{target.name}.work-{os.getpid()}")
+    tmp.unlink(missing_ok=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    try:
+        say("counting master rows and splitting them by taxpayer")
+        rows = int(lazy.select(pl.len()).collect().item())
+        chunks = _split(lazy, rows, chunk_rows, work / "parts")
+        say(f"{rows:,} master rows in {len(chunks)} part(s)", total=len(chunks) + 3)
+        con = duckdb.connect(str(tmp))
+        try:
+            con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+            con.execute("SET temp_directory = ?", [str(work / "spill")])
+            con.execute("SET preserve_insertion_order = false")
+            taxpayers = addresses = 0
+            for number, chunk in enumerate(chunks, start=1):
+                say(f"normalising and writing taxpayers, part {number} of {len(chunks)}")
+                tables = _chunk_tables(chunk(), today=today)
+                taxpayers += tables["persons"].height
+                addresses += tables["addresses"].height
+                _append(con, tables, create=number == 1)
+                del tables
+            say("term frequencies, oversized blocking keys and u-probabilities")
+            _finish(con, taxpayers=taxpayers, rows=rows, seed=seed, max_block_size=max_block_size)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
+    return IndexSummary(rows=rows, taxpayers=taxpayers, addresses=addresses, path=target)
+
+
+def _split(lazy: pl.LazyFrame, rows: int, chunk_rows: int, parts: Path) -> list[Callable[[], pl.DataFrame]]:
+    """Loaders of the master split into chunks by a hash of the TIN (one chunk: in memory)."""
+    count = max(1, -(-rows // max(chunk_rows, 1)))
+    if count == 1:
+        return [lazy.collect]
+    key = (pl.col("tin").hash(seed=0) % count).alias(PART)
+    lazy.sink_parquet(pl.PartitionBy(parts, key=key, include_key=False), mkdir=True)
+    found = sorted(p for p in parts.iterdir() if p.is_dir())
+    return [functools.partial(pl.read_parquet, p) for p in found]
+
+
+def _append(con: duckdb.DuckDBPyConnection, tables: dict[str, pl.DataFrame], *, create: bool) -> None:
+    for name, frame in tables.items():
+        con.register("_frame", frame.to_arrow())
+        if create:
+            con.execute(f"CREATE TABLE {name} AS SELECT * FROM _frame")
+        else:
+            con.execute(f"INSERT INTO {name} BY NAME SELECT * FROM _frame")
+        con.unregister("_frame")
+
+
+def _chunk_tables(master: pl.DataFrame, *, today: date | None) -> dict[str, pl.DataFrame]:
+    """The per-taxpayer tables of the index for the taxpayers in ``master`` (all their rows)."""
+    # the address of record is the latest tax year's; ties go to the later row of the file
+    by_year = master.sort("tax_year", ROW).drop(ROW)
+    latest = by_year.unique("tin", keep="last", maintain_order=True)
     # a dob missing in the latest year is taken from the latest year that has one
     dobs = (
         by_year.filter(pl.col("dob").is_not_null())
-        .unique("tin", keep="last")
+        .unique("tin", keep="last", maintain_order=True)
         .select("tin", pl.col("dob").alias("_dob"))
     )
     latest = latest.join(dobs, on="tin", how="left").with_columns(pl.coalesce("dob", "_dob").alias("dob"))
 
-    say("normalising names, dates and addresses of record")
     persons = prepare_people(latest.drop("_dob"), today=today).with_columns(
         pl.col("tin").str.slice(0, 5).alias("tin_head"),
         pl.col("tin").str.slice(4, 5).alias("tin_tail"),
         _addr_key().alias("addr_key"),
     )
 
-    say("normalising every address on file")
     # an address filed from in several years is one address: normalise each once
     distinct_filed = (
         by_year.filter(pl.col("street").is_not_null())
@@ -117,7 +210,6 @@ def build_index(
         .select(ADDRESS_COLUMNS)
     )
 
-    say("arranging names and places for blocking")
     surnames = surname_rows(persons, "tin")
     firstnames = first_key_rows(persons, "tin")
     name_keys = name_key_rows(surnames).select("tin", "token", "fkey", "birth_year")
@@ -130,13 +222,7 @@ def build_index(
     )
     name_places = name_key_rows(surname_places).select("tin", "token", "fkey", "city_std").unique()
     surname_places = surname_places.select("tin", "token", "initial", "zip5").unique()
-
-    say("estimating how often unrelated people agree (u-probabilities)")
-    u = estimate_u(persons, addresses, seed=seed)
-    tf = _term_frequencies(persons)
-
-    say("writing the index")
-    tables = {
+    return {
         "persons": persons,
         "addresses": addresses,
         "surnames": surnames,
@@ -144,36 +230,49 @@ def build_index(
         "name_keys": name_keys,
         "surname_places": surname_places,
         "name_places": name_places,
-        "u_probabilities": u,
-        **tf,
     }
-    tmp = target.with_name(target.name + f".tmp-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(tmp))
-    try:
-        for name, frame in tables.items():
-            con.register("_frame", frame.to_arrow())
-            con.execute(f"CREATE TABLE {name} AS SELECT * FROM _frame")
-            con.unregister("_frame")
-        for rule in RULES:
-            con.execute(f"CREATE TABLE oversized_{rule.name} AS {oversized_keys_sql(rule, max_block_size)}")
+
+
+def _finish(
+    con: duckdb.DuckDBPyConnection, *, taxpayers: int, rows: int, seed: int, max_block_size: int
+) -> None:
+    """The tables that span every taxpayer, computed in DuckDB over the written ones."""
+    for table, column in TF_COLUMNS.items():
         con.execute(
-            "CREATE TABLE meta AS SELECT ?::BIGINT AS taxpayers, ?::BIGINT AS rows, ? AS built_at",
-            [persons.height, master.height, datetime.now(UTC).isoformat()],
+            f"CREATE TABLE {table} AS SELECT {column}, count(*)::UINTEGER AS n, "
+            f"count(*) / ?::DOUBLE AS tf FROM persons GROUP BY {column}",
+            [taxpayers],
         )
-        con.execute("CHECKPOINT")
+    for rule in RULES:
+        con.execute(f"CREATE TABLE oversized_{rule.name} AS {oversized_keys_sql(rule, max_block_size)}")
+    con.register("u_probabilities_frame", _estimate_u(con, taxpayers, seed=seed).to_arrow())
+    con.execute("CREATE TABLE u_probabilities AS SELECT * FROM u_probabilities_frame")
+    con.unregister("u_probabilities_frame")
+    con.execute(
+        "CREATE TABLE meta AS SELECT ?::BIGINT AS taxpayers, ?::BIGINT AS rows, ? AS built_at",
+        [taxpayers, rows, datetime.now(UTC).isoformat()],
+    )
+
+
+def _estimate_u(con: duckdb.DuckDBPyConnection, taxpayers: int, *, seed: int) -> pl.DataFrame:
+    """``estimate_u`` over the written tables: random pairs among taxpayers ordered by TIN."""
+    left, right = random_pairs(taxpayers, seed=seed)
+    con.register("u_draws", pl.DataFrame({"rid": left, "j": right}).to_arrow())
+    try:
+        con.execute(
+            "CREATE TEMP TABLE u_pos AS "
+            "SELECT tin, (row_number() OVER (ORDER BY tin) - 1)::BIGINT AS pos FROM persons"
+        )
+        con.execute(
+            "CREATE TEMP TABLE u_pairs AS SELECT d.rid, p.tin FROM u_draws d JOIN u_pos p ON p.pos = d.j"
+        )
+        con.execute(
+            "CREATE TEMP TABLE u_req AS SELECT q.pos AS rid, m.* FROM persons m "
+            "JOIN u_pos q ON q.tin = m.tin WHERE q.pos IN (SELECT rid FROM u_draws)"
+        )
+        levels = query_frame(con, pair_levels_sql("u_pairs", "u_req", "persons", "addresses"))
     finally:
-        con.close()
-    os.replace(tmp, target)
-    return IndexSummary(rows=master.height, taxpayers=persons.height, addresses=addresses.height, path=target)
-
-
-def _term_frequencies(persons: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """Share of taxpayers with each first name, surname and address of record."""
-    n = persons.height
-
-    def shares(column: str) -> pl.DataFrame:
-        return persons.group_by(column).len("n").with_columns((pl.col("n") / n).alias("tf"))
-
-    return {"tf_first": shares("first_tok"), "tf_last": shares("last_concat"), "tf_addr": shares("addr_key")}
+        con.unregister("u_draws")
+        for name in ("u_pos", "u_pairs", "u_req"):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+    return u_from_levels(levels)

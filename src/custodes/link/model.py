@@ -38,16 +38,21 @@ DEFAULT_M: Mapping[str, tuple[float, ...]] = {
 U_SAMPLE_PAIRS = 300_000
 
 
-def estimate_u(persons: pl.DataFrame, addresses: pl.DataFrame, *, seed: int = 0) -> pl.DataFrame:
-    """u-probabilities per comparison level, from random pairs of distinct taxpayers."""
+def random_pairs(n: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (left, right) of ``U_SAMPLE_PAIRS`` random pairs of distinct rows among ``n``."""
     rng = np.random.default_rng(seed)
-    n = persons.height
     size = min(U_SAMPLE_PAIRS, max(n * (n - 1) // 2, 1))
     left = rng.integers(0, n, size)
     right = rng.integers(0, n, size)
     keep = left != right
+    return left[keep], right[keep]
+
+
+def estimate_u(persons: pl.DataFrame, addresses: pl.DataFrame, *, seed: int = 0) -> pl.DataFrame:
+    """u-probabilities per comparison level, from random pairs of distinct taxpayers."""
+    left, right = random_pairs(persons.height, seed=seed)
     indexed = persons.with_row_index("rid").with_columns(pl.col("rid").cast(pl.Int64))
-    pairs = pl.DataFrame({"rid": left[keep], "j": right[keep]}).join(
+    pairs = pl.DataFrame({"rid": left, "j": right}).join(
         indexed.select(pl.col("rid").alias("j"), "tin"), on="j"
     )
     con = duckdb.connect()
@@ -59,6 +64,11 @@ def estimate_u(persons: pl.DataFrame, addresses: pl.DataFrame, *, seed: int = 0)
         levels = query_frame(con, pair_levels_sql("pairs", "req", "persons", "addresses"))
     finally:
         con.close()
+    return u_from_levels(levels)
+
+
+def u_from_levels(levels: pl.DataFrame) -> pl.DataFrame:
+    """u per comparison level from the levels of random pairs (add-one smoothing)."""
     rows = []
     for name, names in ALL_LEVELS.items():
         counts = levels.get_column(f"c_{name}").value_counts()

@@ -187,14 +187,20 @@ def _chunk_tables(master: pl.DataFrame, *, today: date | None) -> dict[str, pl.D
     """The per-taxpayer tables of the index for the taxpayers in ``master`` (all their rows)."""
     # the address of record is the latest tax year's; ties go to the later row of the file
     by_year = master.sort("tax_year", ROW).drop(ROW)
-    latest = by_year.unique("tin", keep="last", maintain_order=True)
+    position = pl.int_range(pl.len(), dtype=pl.Int64)
+    last = by_year.select("tin", position.alias("_i")).group_by("tin").agg(pl.col("_i").max()).sort("_i")
     # a dob missing in the latest year is taken from the latest year that has one
     dobs = (
-        by_year.filter(pl.col("dob").is_not_null())
-        .unique("tin", keep="last", maintain_order=True)
-        .select("tin", pl.col("dob").alias("_dob"))
+        by_year.select("tin", "dob", position.alias("_i"))
+        .filter(pl.col("dob").is_not_null())
+        .group_by("tin")
+        .agg(pl.col("dob").sort_by("_i").last().alias("_dob"))
     )
-    latest = latest.join(dobs, on="tin", how="left").with_columns(pl.coalesce("dob", "_dob").alias("dob"))
+    latest = (
+        by_year[last.get_column("_i")]
+        .join(dobs, on="tin", how="left", maintain_order="left")
+        .with_columns(pl.coalesce("dob", "_dob").alias("dob"))
+    )
 
     # every address on file is normalised once, the address of record included
     places = ["street", "zip", "city"]

@@ -129,7 +129,13 @@ def _per_distinct(
     values = frame.get_column(column).unique().drop_nulls().to_list()
     table = pl.DataFrame([parts(v) for v in values], schema=schema, orient="row")
     table = table.with_columns(pl.Series(column, values, dtype=pl.Utf8))
-    return frame.with_columns(pl.col(column).cast(pl.Utf8)).join(table, on=column, how="left")
+    # join the one key column, not the whole (wide) frame: the join then moves one column
+    added = (
+        frame.select(pl.col(column).cast(pl.Utf8))
+        .join(table, on=column, how="left", maintain_order="left")
+        .drop(column)
+    )
+    return frame.with_columns(pl.col(column).cast(pl.Utf8)).hstack(added)
 
 
 _TEXT = pl.String()

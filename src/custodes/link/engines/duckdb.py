@@ -45,6 +45,14 @@ class DuckDBLinker:
         if not index_path.exists():
             raise StoreError(f"no matching index at {index_path}: run `custodes master load FILE` first")
         self._con = duckdb.connect(str(index_path), read_only=True)
+        try:
+            self._con.execute("SELECT 1 FROM persons LIMIT 1").fetchall()
+        except duckdb.Error as exc:
+            self._con.close()
+            raise StoreError(
+                f"the matching index at {index_path} cannot read its tables ({exc}): "
+                "run `custodes master load FILE` again"
+            ) from exc
         self._config = config
         self.taxpayers = int(query_frame(self._con, "SELECT taxpayers FROM meta").item())
         self._u = u_table(query_frame(self._con, "SELECT * FROM u_probabilities"))

@@ -79,3 +79,26 @@ def test_an_index_whose_files_are_gone_is_a_clear_error(tmp_path: Path) -> None:
     shutil.rmtree(tmp_path / "master.duckdb.d")
     with pytest.raises(StoreError, match="master load"):
         DuckDBLinker(target, LinkageConfig())
+
+
+def test_requests_linked_in_parts_are_decided_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custodes.link.engines import duckdb as engine
+    from tests.link.conftest import request_frame
+
+    target = tmp_path / "master.duckdb"
+    build_index(_master(), target, today=TODAY)
+    rows = [(i, *row[1:9], row[0] if i % 2 else "") for i, row in enumerate(MASTER_ROWS)]
+    rows += [(100 + i, "Zed", "", "Nobody", "", "1 Nowhere Rd", "X", "IL", "00001", "") for i in range(3)]
+    requests = request_frame([(r[0], *(str(v) for v in r[1:])) for r in rows])
+    linker = DuckDBLinker(target, LinkageConfig())
+    try:
+        whole = linker.link(requests, today=TODAY)
+        monkeypatch.setattr(engine, "LINK_CHUNK", 4)
+        parts = linker.link(requests, today=TODAY)
+    finally:
+        linker.close()
+    assert whole.candidates == parts.candidates > 0
+    assert whole.decisions.equals(parts.decisions)
+    assert whole.decisions.filter(pl.col("outcome") == "match").height >= 5

@@ -22,6 +22,10 @@ from custodes.link.sql import query_frame
 
 Progress = Callable[[str], None]
 
+LINK_CHUNK = 250_000
+"""Requests blocked and compared at a time: bounds DuckDB's join memory on big batches.
+Each request's candidates depend on that request alone, so the chunking changes nothing."""
+
 HOUSEHOLD_LIMIT = 30
 """Co-residents of a candidate are added as rivals, for addresses with at most this many."""
 
@@ -132,8 +136,16 @@ class DuckDBLinker:
         say = progress or (lambda _msg: None)
         say("normalising request subjects")
         prepared = prepare_people(requests, today=today)
-        say("finding candidates and comparing fields")
-        levels = self.candidate_levels(prepared)
+        parts = range(0, prepared.height, LINK_CHUNK)
+        levels_parts = []
+        for number, start in enumerate(parts, start=1):
+            say(f"finding candidates and comparing fields, part {number} of {len(parts)}")
+            levels_parts.append(self.candidate_levels(prepared.slice(start, LINK_CHUNK)))
+        levels = (
+            pl.concat(levels_parts, how="vertical_relaxed")
+            if levels_parts
+            else self.candidate_levels(prepared)
+        )
         say("estimating m-probabilities on anchor pairs")
         m, anchors = estimate_m(levels)
         prior = self._config.prior_on_file

@@ -30,6 +30,7 @@ from custodes.contract import (
     write_decisions,
     write_response,
 )
+from custodes.contract.master import master_rows_hint
 from custodes.disclose import ADDRESS_COLUMNS, ADDRESS_OF_RECORD, response_digests, response_frame
 from custodes.errors import DuplicateBatchError, StoreError
 from custodes.ledger import DecisionEntry, LedgerKeys, append_batch, create_keys, load_keys
@@ -108,6 +109,7 @@ class Gateway:
         summary = build_index(
             read_master(path),
             self.settings.index_path,
+            rows_hint=master_rows_hint(path),
             progress=progress,
             max_block_size=self.settings.linkage.max_block_size,
         )

@@ -101,6 +101,7 @@ def build_index(
     seed: int = 0,
     max_block_size: int = 1000,
     chunk_rows: int = CHUNK_ROWS,
+    rows_hint: int | None = None,
 ) -> IndexSummary:
     """Normalise ``master`` (contract columns) and write the matching index to ``target``.
 
@@ -109,7 +110,9 @@ def build_index(
     with the file. What spans all taxpayers (term frequencies, oversized blocking keys,
     u-probabilities) is computed afterwards by DuckDB over the written tables, which
     spills to disk beyond ``DUCKDB_MEMORY_LIMIT``. The result does not depend on the
-    chunking: the u sample is drawn over taxpayers ordered by TIN.
+    chunking: the u sample is drawn over taxpayers ordered by TIN. ``rows_hint`` (about
+    how many rows ``master`` has, e.g. from Parquet metadata) only sets the number of
+    chunks; without it a lazy ``master`` is counted first, which costs one more pass.
     """
     say = progress or _quiet
     lazy = master.lazy().with_row_index(ROW)
@@ -123,14 +126,20 @@ def build_index(
     build.mkdir()
     done = False
     try:
-        say("counting master rows and splitting them by taxpayer")
-        rows = int(lazy.select(pl.len()).collect().item())
-        chunks = _split(lazy, rows, chunk_rows, work / "parts")
-        say(f"{rows:,} master rows in {len(chunks)} part(s)", total=len(chunks) + 3)
-        taxpayers = addresses = 0
+        say("splitting the master rows by taxpayer")
+        if rows_hint is None:
+            rows_hint = master.height if isinstance(master, pl.DataFrame) else None
+        if rows_hint is None:
+            rows_hint = int(lazy.select(pl.len()).collect().item())
+        chunks = _split(lazy, rows_hint, chunk_rows, work / "parts")
+        say(f"about {rows_hint:,} master rows in {len(chunks)} part(s)", total=len(chunks) + 3)
+        rows = taxpayers = addresses = 0
         for number, chunk in enumerate(chunks, start=1):
             say(f"normalising taxpayers, part {number} of {len(chunks)}")
-            tables = _chunk_tables(chunk(), today=today)
+            part = chunk()
+            rows += part.height
+            tables = _chunk_tables(part, today=today)
+            del part
             taxpayers += tables["persons"].height
             addresses += tables["addresses"].height
             for name, frame in tables.items():

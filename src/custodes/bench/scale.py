@@ -81,16 +81,22 @@ def stage_table(stages: list[StageRun], wait4: dict[str, float]) -> Table:
     table = Table(title="custodes bench scale: stages")
     table.add_column("stage")
     table.add_column("wall s", justify="right")
+    table.add_column("CPU s", justify="right")
     table.add_column("peak RSS MiB", justify="right")
     table.add_column("wait4 MiB", justify="right")
     for run in stages:
         table.add_row(
-            run.stage, f"{run.seconds:.1f}", f"{run.peak_rss_mib:,.0f}", f"{wait4.get(run.stage, 0):,.0f}"
+            run.stage,
+            f"{run.seconds:.1f}",
+            f"{run.cpu_seconds:.1f}",
+            f"{run.peak_rss_mib:,.0f}",
+            f"{wait4.get(run.stage, 0):,.0f}",
         )
     timed = [s for s in stages if s.stage in TIMED_STAGES]
     table.add_row(
         "[bold]load + verify",
         f"[bold]{sum(s.seconds for s in timed):.1f}",
+        f"[bold]{sum(s.cpu_seconds for s in timed):.1f}",
         f"[bold]{max((s.peak_rss_mib for s in timed), default=0):,.0f}",
         "",
     )
@@ -177,6 +183,7 @@ def run_scale_bench(
         "mem_available_mib": {"start": mem_at_start, "end": mem_available_mib()},
         "stages": [{**asdict(s), "wait4_maxrss_mib": wait4.get(s.stage)} for s in stages],
         "load_plus_verify_seconds": seconds,
+        "load_plus_verify_cpu_seconds": round(sum(s.cpu_seconds for s in timed), 2),
         "load_verify_peak_rss_mib": peak,
         "recall_floor": floor,
         "recall_floor_source": floor_source,

@@ -137,10 +137,9 @@ class DuckDBLinker:
         say("normalising request subjects")
         prepared = prepare_people(requests, today=today)
         parts = range(0, prepared.height, LINK_CHUNK)
-        levels_parts = []
-        for number, start in enumerate(parts, start=1):
-            say(f"finding candidates and comparing fields, part {number} of {len(parts)}")
-            levels_parts.append(self.candidate_levels(prepared.slice(start, LINK_CHUNK)))
+        # one message whatever the number of parts: the caller's bar counts stages
+        say(f"finding candidates and comparing fields ({max(len(parts), 1)} part(s))")
+        levels_parts = [self.candidate_levels(prepared.slice(start, LINK_CHUNK)) for start in parts]
         levels = (
             pl.concat(levels_parts, how="vertical_relaxed")
             if levels_parts

@@ -36,9 +36,15 @@ console = Console(stderr=True)
 out = Console()
 
 
+StageReport = Callable[..., None]
+
+
 @contextmanager
-def stage_progress(description: str, stages: int) -> Iterator[Callable[[str], None]]:
-    """A progress bar advanced once per named stage; yields the callback stages report to."""
+def stage_progress(description: str, stages: int) -> Iterator[StageReport]:
+    """A progress bar advanced once per named stage; yields the callback stages report to.
+
+    A caller that learns how many stages there are as it goes passes ``total``.
+    """
     with Progress(
         SpinnerColumn(),
         TextColumn("[bold]{task.description}"),
@@ -51,12 +57,12 @@ def stage_progress(description: str, stages: int) -> Iterator[Callable[[str], No
         task = bar.add_task(description, total=stages)
         started = [time.perf_counter()]
 
-        def report(message: str) -> None:
-            bar.update(task, advance=1, description=message)
+        def report(message: str, /, total: int | None = None) -> None:
+            bar.update(task, advance=1, description=message, total=total)
             started.append(time.perf_counter())
 
         yield report
-        bar.update(task, completed=stages, description=f"{description}: done")
+        bar.update(task, completed=bar.tasks[0].total, description=f"{description}: done")
 
 
 @app.command()
@@ -208,6 +214,23 @@ def bench_linkage(  # noqa: PLR0917 - a command's options
     report = run_linkage_bench(
         persons, requests, seed, workdir, results, datasets=dataset or DATASETS, progress=console.print
     )
+    print(json.dumps(report, indent=2, sort_keys=True))
+
+
+@bench_app.command("scale")
+def bench_scale(
+    persons: Annotated[int, typer.Option(min=1)] = 10_000_000,
+    requests: Annotated[int, typer.Option(min=1)] = 1_280_000,
+    seed: Annotated[int, typer.Option()] = 1,
+    workdir: Annotated[Path, typer.Option(help="Scratch space for data, store and outputs.")] = Path(
+        "bench/data"
+    ),
+    results: Annotated[Path, typer.Option("--out", help="Where the JSON goes.")] = Path("bench/results"),
+) -> None:
+    """Issue 3's scale run (10M / 1.28M): each stage's time and peak RSS, a table, the targets."""
+    from custodes.bench.scale import run_scale_bench
+
+    report = run_scale_bench(persons, requests, seed, workdir, results, console=console)
     print(json.dumps(report, indent=2, sort_keys=True))
 
 

@@ -30,6 +30,7 @@ from custodes.contract import (
     write_decisions,
     write_response,
 )
+from custodes.contract.master import master_rows_hint
 from custodes.disclose import ADDRESS_COLUMNS, ADDRESS_OF_RECORD, response_digests, response_frame
 from custodes.errors import DuplicateBatchError, StoreError
 from custodes.ledger import DecisionColumns, LedgerKeys, append_batch, create_keys, load_keys
@@ -37,6 +38,7 @@ from custodes.ledger.keys import LedgerKeysExistError, LedgerKeysMissingError
 from custodes.legal import check_batch
 from custodes.legal.subjects import check_subjects
 from custodes.link import DuckDBLinker, IndexSummary, build_index
+from custodes.link.index import LoadProgress
 from custodes.store import connect, upgrade
 from custodes.store.records import batch_exists, record_batch, record_master_load
 
@@ -101,13 +103,13 @@ class Gateway:
             raise StoreError(f"no ledger keys under {self.settings.home}: run `custodes init` first") from exc
 
     # -- master ------------------------------------------------------------------------
-    def load_master(self, path: Path, *, progress: Progress | None = None) -> IndexSummary:
+    def load_master(self, path: Path, *, progress: LoadProgress | None = None) -> IndexSummary:
         """Build the matching index from a master file, replacing the previous index atomically."""
         self._require_store()
-        master = read_master(path).collect()
         summary = build_index(
-            master,
+            read_master(path),
             self.settings.index_path,
+            rows_hint=master_rows_hint(path),
             progress=progress,
             max_block_size=self.settings.linkage.max_block_size,
         )

@@ -27,6 +27,9 @@ class StageRun:
     seconds: float
     peak_rss_mib: float
     returncode: int
+    cpu_seconds: float = 0.0
+    """User + system CPU of the child and of the processes it waited for (from ``wait4``):
+    unlike wall time, it does not grow when other work shares the machine."""
 
 
 def run_stage(
@@ -41,7 +44,8 @@ def run_stage(
     code = os.waitstatus_to_exitcode(status)
     proc.returncode = code  # reaped by wait4: tell Popen, or it warns that the child still runs
     # ru_maxrss is in KiB on Linux
-    return StageRun(stage, round(seconds, 2), round(usage.ru_maxrss / 1024, 1), code)
+    cpu = usage.ru_utime + usage.ru_stime
+    return StageRun(stage, round(seconds, 2), round(usage.ru_maxrss / 1024, 1), code, round(cpu, 2))
 
 
 def run_pipeline_bench(

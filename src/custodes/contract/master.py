@@ -171,3 +171,19 @@ def _locate(path: Path, exc: pl.exceptions.ComputeError) -> MasterFileError:
                     hint="give every row one field per header column, quoting fields that hold commas",
                 )
     return MasterFileError(f"cannot be read as CSV: {exc}", file=file, hint="check the file against RFC 4180")
+
+
+def master_rows_hint(path: Path) -> int | None:
+    """About how many rows the master file at ``path`` has, cheaply (to size the load's chunks).
+
+    Parquet: the row count in its metadata. CSV: the number of line breaks, an upper bound
+    (a quoted line break or a blank line counts too). None when the file cannot be read;
+    ``read_master`` reports why.
+    """
+    try:
+        if file_kind(path, MasterFileError) == "parquet":
+            return int(pl.scan_parquet(path).select(pl.len()).collect().item())
+        with path.open("rb") as handle:
+            return sum(block.count(b"\n") for block in iter(lambda: handle.read(1 << 24), b""))
+    except (MasterFileError, OSError, pl.exceptions.PolarsError):
+        return None

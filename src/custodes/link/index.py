@@ -1,39 +1,63 @@
-"""The matching index: the master file normalised and arranged for blocking, in one DuckDB file.
+"""The matching index: the master file normalised and arranged for blocking.
 
-Built by ``custodes master load``. It is written to a temporary file beside the target
-and moved into place with an atomic rename, so a reader sees the old index or the new one,
-never half of one.
+Built by ``custodes master load``. The per-taxpayer tables are Parquet files in a new
+build folder ``<index>.d/<build>/`` (one file per table per chunk of taxpayers); the
+DuckDB file ``<index>`` holds views over them and the small tables that span every
+taxpayer. The DuckDB file is written under a temporary name and moved into place with an
+atomic rename, so a reader sees the old index or the new one, never half of one; the
+previous build's folder is kept for readers that still have the old index open, older
+ones are removed. Writing Parquet costs a quarter of the CPU of DuckDB's own storage.
 
 Tables: ``persons`` (one row per taxpayer: the name and address of record, which is the
 address on the latest tax_year row), ``addresses`` (every distinct address a taxpayer
 filed from, flagged current or previous), ``surnames``, ``firstnames`` and
-``surname_places`` (exploded keys for blocking), term frequencies, u-probabilities, meta.
+``surname_places`` (exploded keys for blocking), term frequencies, oversized keys,
+``known_first`` (the known given names), ``u_probabilities``, ``m_probabilities`` and
+``meta``: everything ``custodes.link.model.load_parameters`` and the comparison SQL need.
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 import polars as pl
 
 from custodes.link.blocking import RULES, oversized_keys_sql
-from custodes.link.model import estimate_u, m_frame
+from custodes.link.features import pair_levels_sql
+from custodes.link.model import m_frame, random_pairs, u_from_levels
 from custodes.link.prepare import first_key_rows, name_key_rows, prepare_people, surname_rows
+from custodes.link.sql import query_frame
 from custodes.normalize.addresses import normalize_addresses
 from custodes.normalize.names import known_first_names
 
-Progress = Callable[[str], None]
+
+class LoadProgress(Protocol):
+    """Where ``build_index`` reports each step; ``total`` says how many steps there will be."""
+
+    def __call__(self, message: str, /, total: int | None = None) -> None: ...
+
+
+def _quiet(message: str, /, total: int | None = None) -> None:
+    del message, total
+
 
 RAW_ADDRESS = ("street", "city", "state", "zip")
 ADDRESS_COLUMNS = (
     "tin", "addr_key", "house", "street_std", "unit", "zip5", "city_std", "state_std",
     "street_word", "is_current", "last_year",
 )  # fmt: skip
+
+
+TF_COLUMNS = {"tf_first": "first_tok", "tf_last": "last_concat", "tf_addr": "addr_key"}
+"""Term-frequency tables: the share of taxpayers with each first name, surname and address of record."""
 
 
 @dataclass(frozen=True)
@@ -58,51 +82,162 @@ def _addr_key() -> pl.Expr:
     )
 
 
+CHUNK_ROWS = 1_500_000
+"""Master rows normalised at a time (about 450,000 taxpayers): bounds the load's memory."""
+DUCKDB_MEMORY_LIMIT = "2GB"
+"""DuckDB's own memory while it writes the index; beyond it, joins and sorts spill to disk."""
+BUILDS_SUFFIX = ".d"
+"""The per-taxpayer tables live as Parquet beside the index file, in ``<index>.d/<build>/``."""
+TAXPAYER_TABLES = (
+    "persons", "addresses", "surnames", "firstnames", "name_keys", "surname_places", "name_places",
+)  # fmt: skip
+PART = "_part"
+ROW = "_row"
+
+
 def build_index(
-    master: pl.DataFrame,
+    master: pl.DataFrame | pl.LazyFrame,
     target: Path,
     *,
     today: date | None = None,
-    progress: Progress | None = None,
+    progress: LoadProgress | None = None,
     seed: int = 0,
     max_block_size: int = 1000,
+    chunk_rows: int = CHUNK_ROWS,
+    rows_hint: int | None = None,
 ) -> IndexSummary:
-    """Normalise ``master`` (contract columns) and write the matching index to ``target``."""
-    say = progress or (lambda _msg: None)
-    say("choosing each taxpayer's address of record (latest tax year)")
-    by_year = master.sort("tax_year")
-    latest = by_year.unique("tin", keep="last")
+    """Normalise ``master`` (contract columns) and write the matching index to ``target``.
+
+    Taxpayers are processed in chunks of about ``chunk_rows`` master rows, split by a hash
+    of the TIN, so that every row of one taxpayer is in one chunk and memory does not grow
+    with the file. What spans all taxpayers (term frequencies, oversized blocking keys,
+    u-probabilities) is computed afterwards by DuckDB over the written tables, which
+    spills to disk beyond ``DUCKDB_MEMORY_LIMIT``. The result does not depend on the
+    chunking: the u sample is drawn over taxpayers ordered by TIN. ``rows_hint`` (about
+    how many rows ``master`` has, e.g. from Parquet metadata) only sets the number of
+    chunks; without it a lazy ``master`` is counted first, which costs one more pass.
+    """
+    say = progress or _quiet
+    lazy = master.lazy().with_row_index(ROW)
+    tmp = target.with_name(target.name + f".tmp-{os.getpid()}")
+    builds = target.with_name(target.name + BUILDS_SUFFIX)
+    build = builds / f"{datetime.now(UTC):%Y%m%dT%H%M%S%f}-{os.getpid()}"
+    work = builds / f".work-{os.getpid()}"
+    tmp.unlink(missing_ok=True)
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    build.mkdir()
+    done = False
+    try:
+        say("splitting the master rows by taxpayer")
+        if rows_hint is None:
+            rows_hint = master.height if isinstance(master, pl.DataFrame) else None
+        if rows_hint is None:
+            rows_hint = int(lazy.select(pl.len()).collect().item())
+        chunks = _split(lazy, rows_hint, chunk_rows, work / "parts")
+        say(f"about {rows_hint:,} master rows in {len(chunks)} part(s)", total=len(chunks) + 3)
+        rows = taxpayers = addresses = 0
+        for number, chunk in enumerate(chunks, start=1):
+            say(f"normalising taxpayers, part {number} of {len(chunks)}")
+            part = chunk()
+            rows += part.height
+            tables = _chunk_tables(part, today=today)
+            del part
+            taxpayers += tables["persons"].height
+            addresses += tables["addresses"].height
+            for name, frame in tables.items():
+                (build / name).mkdir(exist_ok=True)
+                frame.write_parquet(build / name / f"part-{number:05d}.parquet", compression="lz4")
+            del tables
+        say("term frequencies, oversized blocking keys and u-probabilities")
+        con = duckdb.connect(str(tmp))
+        try:
+            con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
+            con.execute("SET temp_directory = ?", [str(work / "spill")])
+            for name in TAXPAYER_TABLES:
+                con.execute(f"CREATE VIEW {name} AS SELECT * FROM {_parquet_source(build / name)}")
+            _finish(con, taxpayers=taxpayers, rows=rows, seed=seed, max_block_size=max_block_size)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        os.replace(tmp, target)
+        done = True
+    finally:
+        tmp.unlink(missing_ok=True)
+        shutil.rmtree(work, ignore_errors=True)
+        if not done:
+            shutil.rmtree(build, ignore_errors=True)
+    _prune(builds, keep=build)
+    return IndexSummary(rows=rows, taxpayers=taxpayers, addresses=addresses, path=target)
+
+
+def _parquet_source(folder: Path) -> str:
+    """``read_parquet`` of every part file in ``folder`` (a path we made: quotes doubled all the same)."""
+    pattern = str(folder / "*.parquet").replace("'", "''")
+    return f"read_parquet('{pattern}', union_by_name = true)"
+
+
+def _prune(builds: Path, *, keep: Path) -> None:
+    """Remove the builds older than the previous one: a reader may still hold the previous index."""
+    older = sorted(p for p in builds.iterdir() if p.is_dir() and not p.name.startswith(".") and p != keep)
+    for stale in older[:-1]:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def _split(lazy: pl.LazyFrame, rows: int, chunk_rows: int, parts: Path) -> list[Callable[[], pl.DataFrame]]:
+    """Loaders of the master split into chunks by a hash of the TIN (one chunk: in memory)."""
+    count = max(1, -(-rows // max(chunk_rows, 1)))
+    if count == 1:
+        return [lazy.collect]
+    key = (pl.col("tin").hash(seed=0) % count).alias(PART)
+    lazy.sink_parquet(pl.PartitionBy(parts, key=key, include_key=False), mkdir=True)
+    found = sorted(p for p in parts.iterdir() if p.is_dir())
+    return [functools.partial(pl.read_parquet, p) for p in found]
+
+
+def _chunk_tables(master: pl.DataFrame, *, today: date | None) -> dict[str, pl.DataFrame]:
+    """The per-taxpayer tables of the index for the taxpayers in ``master`` (all their rows)."""
+    # the address of record is the latest tax year's; ties go to the later row of the file
+    by_year = master.sort("tax_year", ROW).drop(ROW)
+    position = pl.int_range(pl.len(), dtype=pl.Int64)
+    last = by_year.select("tin", position.alias("_i")).group_by("tin").agg(pl.col("_i").max()).sort("_i")
     # a dob missing in the latest year is taken from the latest year that has one
     dobs = (
-        by_year.filter(pl.col("dob").is_not_null())
-        .unique("tin", keep="last")
-        .select("tin", pl.col("dob").alias("_dob"))
+        by_year.select("tin", "dob", position.alias("_i"))
+        .filter(pl.col("dob").is_not_null())
+        .group_by("tin")
+        .agg(pl.col("dob").sort_by("_i").last().alias("_dob"))
     )
-    latest = latest.join(dobs, on="tin", how="left").with_columns(pl.coalesce("dob", "_dob").alias("dob"))
+    latest = (
+        by_year[last.get_column("_i")]
+        .join(dobs, on="tin", how="left", maintain_order="left")
+        .with_columns(pl.coalesce("dob", "_dob").alias("dob"))
+    )
 
-    say("normalising names, dates and addresses of record")
-    persons = prepare_people(latest.drop("_dob"), today=today).with_columns(
+    # every address on file is normalised once, the address of record included
+    places = ["street", "zip", "city"]
+    normalized = normalize_addresses(by_year.select(places).unique(), *places)
+    persons = prepare_people(
+        latest.drop("_dob").join(normalized, on=places, how="left", nulls_equal=True),
+        today=today,
+        addresses_normalized=True,
+    ).with_columns(
         pl.col("tin").str.slice(0, 5).alias("tin_head"),
         pl.col("tin").str.slice(4, 5).alias("tin_tail"),
         _addr_key().alias("addr_key"),
     )
 
-    say("normalising every address on file")
-    # an address filed from in several years is one address: normalise each once
-    distinct_filed = (
+    # an address filed from in several years is one address
+    filed = (
         by_year.filter(pl.col("street").is_not_null())
         .group_by("tin", *RAW_ADDRESS)
         .agg(pl.col("tax_year").max())
-    )
-    filed = normalize_addresses(
-        distinct_filed,
-        "street",
-        "zip",
-        "city",
-    ).with_columns(
-        pl.col("state").str.to_uppercase().str.strip_chars().alias("state_std"),
-        pl.col("street_std").str.extract(r"([A-Z0-9]{2,})", 1).alias("street_word"),
-        _addr_key().alias("addr_key"),
+        .join(normalized, on=places, how="left", nulls_equal=True)
+        .with_columns(
+            pl.col("state").str.to_uppercase().str.strip_chars().alias("state_std"),
+            pl.col("street_std").str.extract(r"([A-Z0-9]{2,})", 1).alias("street_word"),
+            _addr_key().alias("addr_key"),
+        )
     )
     addresses = (
         filed.filter(pl.col("street_std").is_not_null())
@@ -118,7 +253,6 @@ def build_index(
         .select(ADDRESS_COLUMNS)
     )
 
-    say("arranging names and places for blocking")
     surnames = surname_rows(persons, "tin")
     firstnames = first_key_rows(persons, "tin")
     name_keys = name_key_rows(surnames).select("tin", "token", "fkey", "birth_year")
@@ -131,14 +265,7 @@ def build_index(
     )
     name_places = name_key_rows(surname_places).select("tin", "token", "fkey", "city_std").unique()
     surname_places = surname_places.select("tin", "token", "initial", "zip5").unique()
-
-    say("estimating how often unrelated people agree (u-probabilities)")
-    known_first = known_first_names(persons.get_column("first_tok"))
-    u = estimate_u(persons, addresses, known_first, seed=seed)
-    tf = _term_frequencies(persons)
-
-    say("writing the index")
-    tables = {
+    return {
         "persons": persons,
         "addresses": addresses,
         "surnames": surnames,
@@ -146,38 +273,62 @@ def build_index(
         "name_keys": name_keys,
         "surname_places": surname_places,
         "name_places": name_places,
-        "u_probabilities": u,
-        "m_probabilities": m_frame(),
-        "known_first": known_first,
-        **tf,
     }
-    tmp = target.with_name(target.name + f".tmp-{os.getpid()}")
-    tmp.unlink(missing_ok=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(str(tmp))
-    try:
-        for name, frame in tables.items():
-            con.register("_frame", frame.to_arrow())
-            con.execute(f"CREATE TABLE {name} AS SELECT * FROM _frame")
-            con.unregister("_frame")
-        for rule in RULES:
-            con.execute(f"CREATE TABLE oversized_{rule.name} AS {oversized_keys_sql(rule, max_block_size)}")
+
+
+def _finish(
+    con: duckdb.DuckDBPyConnection, *, taxpayers: int, rows: int, seed: int, max_block_size: int
+) -> None:
+    """The tables that span every taxpayer, computed in DuckDB over the written ones."""
+    for table, column in TF_COLUMNS.items():
         con.execute(
-            "CREATE TABLE meta AS SELECT ?::BIGINT AS taxpayers, ?::BIGINT AS rows, ? AS built_at",
-            [persons.height, master.height, datetime.now(UTC).isoformat()],
+            f"CREATE TABLE {table} AS SELECT {column}, count(*)::UINTEGER AS n, "
+            f"count(*) / ?::DOUBLE AS tf FROM persons GROUP BY {column}",
+            [taxpayers],
         )
-        con.execute("CHECKPOINT")
+    for rule in RULES:
+        con.execute(f"CREATE TABLE oversized_{rule.name} AS {oversized_keys_sql(rule, max_block_size)}")
+    # the known given names count taxpayers, so they come from the first-name frequencies;
+    # u is measured with them, as every request is compared with them
+    first_counts = query_frame(con, "SELECT first_tok, n FROM tf_first")
+    _create_table(con, "known_first", known_first_names(first_counts))
+    _create_table(con, "u_probabilities", _estimate_u(con, taxpayers, seed=seed))
+    _create_table(con, "m_probabilities", m_frame())
+    con.execute(
+        "CREATE TABLE meta AS SELECT ?::BIGINT AS taxpayers, ?::BIGINT AS rows, ? AS built_at",
+        [taxpayers, rows, datetime.now(UTC).isoformat()],
+    )
+
+
+def _create_table(con: duckdb.DuckDBPyConnection, name: str, frame: pl.DataFrame) -> None:
+    """Store ``frame`` as the table ``name`` (a name from this module) in the index."""
+    view = f"{name}_frame"
+    con.register(view, frame.to_arrow())
+    try:
+        con.execute(f"CREATE TABLE {name} AS SELECT * FROM {view}")
     finally:
-        con.close()
-    os.replace(tmp, target)
-    return IndexSummary(rows=master.height, taxpayers=persons.height, addresses=addresses.height, path=target)
+        con.unregister(view)
 
 
-def _term_frequencies(persons: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    """Share of taxpayers with each first name, surname and address of record."""
-    n = persons.height
-
-    def shares(column: str) -> pl.DataFrame:
-        return persons.group_by(column).len("n").with_columns((pl.col("n") / n).alias("tf"))
-
-    return {"tf_first": shares("first_tok"), "tf_last": shares("last_concat"), "tf_addr": shares("addr_key")}
+def _estimate_u(con: duckdb.DuckDBPyConnection, taxpayers: int, *, seed: int) -> pl.DataFrame:
+    """u-probabilities from random pairs of distinct taxpayers, ordered by TIN (deterministic)."""
+    left, right = random_pairs(taxpayers, seed=seed)
+    con.register("u_draws", pl.DataFrame({"rid": left, "j": right}).to_arrow())
+    try:
+        con.execute(
+            "CREATE TEMP TABLE u_pos AS "
+            "SELECT tin, (row_number() OVER (ORDER BY tin) - 1)::BIGINT AS pos FROM persons"
+        )
+        con.execute(
+            "CREATE TEMP TABLE u_pairs AS SELECT d.rid, p.tin FROM u_draws d JOIN u_pos p ON p.pos = d.j"
+        )
+        con.execute(
+            "CREATE TEMP TABLE u_req AS SELECT q.pos AS rid, m.* FROM persons m "
+            "JOIN u_pos q ON q.tin = m.tin WHERE q.pos IN (SELECT rid FROM u_draws)"
+        )
+        levels = query_frame(con, pair_levels_sql("u_pairs", "u_req", "persons", "addresses"))
+    finally:
+        con.unregister("u_draws")
+        for name in ("u_pos", "u_pairs", "u_req"):
+            con.execute(f"DROP TABLE IF EXISTS {name}")
+    return u_from_levels(levels)

@@ -24,7 +24,6 @@ import polars as pl
 
 from custodes.errors import StoreError
 from custodes.link.comparisons import ALL_LEVELS
-from custodes.link.features import pair_levels_sql
 from custodes.link.sql import query_frame
 
 LevelTable = dict[str, list[float]]
@@ -48,32 +47,18 @@ match. docs/linkage.md gives the measurements and the effect on quality."""
 U_SAMPLE_PAIRS = 300_000
 
 
-def estimate_u(
-    persons: pl.DataFrame, addresses: pl.DataFrame, known_first: pl.DataFrame, *, seed: int = 0
-) -> pl.DataFrame:
-    """u-probabilities per comparison level, from random pairs of distinct taxpayers."""
+def random_pairs(n: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Positions (left, right) of ``U_SAMPLE_PAIRS`` random pairs of distinct rows among ``n``."""
     rng = np.random.default_rng(seed)
-    n = persons.height
     size = min(U_SAMPLE_PAIRS, max(n * (n - 1) // 2, 1))
     left = rng.integers(0, n, size)
     right = rng.integers(0, n, size)
     keep = left != right
-    # a fixed order, so the same master always gives the same sample (and the same weights)
-    persons = persons.sort("tin")
-    indexed = persons.with_row_index("rid").with_columns(pl.col("rid").cast(pl.Int64))
-    pairs = pl.DataFrame({"rid": left[keep], "j": right[keep]}).join(
-        indexed.select(pl.col("rid").alias("j"), "tin"), on="j"
-    )
-    con = duckdb.connect()
-    try:
-        con.register("pairs", pairs.to_arrow())
-        con.register("req", indexed.to_arrow())
-        con.register("persons", persons.to_arrow())
-        con.register("addresses", addresses.to_arrow())
-        con.register("known_first", known_first.to_arrow())
-        levels = query_frame(con, pair_levels_sql("pairs", "req", "persons", "addresses"))
-    finally:
-        con.close()
+    return left[keep], right[keep]
+
+
+def u_from_levels(levels: pl.DataFrame) -> pl.DataFrame:
+    """u per comparison level from the levels of random pairs (add-one smoothing)."""
     rows = []
     for name, names in ALL_LEVELS.items():
         counts = levels.get_column(f"c_{name}").value_counts()

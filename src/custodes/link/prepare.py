@@ -30,10 +30,17 @@ def _phonetic_column(frame: pl.DataFrame, source: str, target: str) -> pl.DataFr
     return frame.join(table, on=source, how="left")
 
 
-def prepare_people(frame: pl.DataFrame, *, today: date | None = None) -> pl.DataFrame:
-    """Add the comparable columns to a frame holding the contract's person fields (+ tin)."""
+def prepare_people(
+    frame: pl.DataFrame, *, today: date | None = None, addresses_normalized: bool = False
+) -> pl.DataFrame:
+    """Add the comparable columns to a frame holding the contract's person fields (+ tin).
+
+    With ``addresses_normalized`` the frame already carries ``normalize_addresses``'s columns
+    (the master load normalises every address on file once, the address of record included).
+    """
     out = normalize_names(frame, "first_name", "middle_name", "last_name")
-    out = normalize_addresses(out, "street", "zip", "city")
+    if not addresses_normalized:
+        out = normalize_addresses(out, "street", "zip", "city")
     out = out.with_columns(
         normalize_dob("dob", today=today).alias("dob_d"),
         normalize_tins("tin").alias("tin9"),

@@ -79,15 +79,17 @@ def dictionary_first_names() -> frozenset[str]:
     return frozenset(n for n in names if n and " " not in n)
 
 
-def known_first_names(first_tokens: pl.Series) -> pl.DataFrame:
+def known_first_names(counts: pl.DataFrame) -> pl.DataFrame:
     """The known given names (column ``first_tok``): the dictionary's, and every first name
-    at least ``KNOWN_NAME_MIN_TAXPAYERS`` of the given tokens (one per taxpayer) share.
+    that at least ``KNOWN_NAME_MIN_TAXPAYERS`` taxpayers hold.
 
-    Two close spellings that are both known names (MARK, MARY) may be two people; when one
-    of them is unknown (MSRY) it is a misspelling of the other.
+    ``counts`` has each ``first_tok`` on file and ``n``, the number of taxpayers holding it
+    (the index's ``tf_first``). Two close spellings that are both known names (MARK, MARY)
+    may be two people; when one of them is unknown (MSRY) it is a misspelling of the other.
     """
-    counts = first_tokens.drop_nulls().value_counts()
-    common = counts.filter(pl.col("count") >= KNOWN_NAME_MIN_TAXPAYERS).get_column(first_tokens.name)
+    common = counts.filter(
+        pl.col("first_tok").is_not_null() & (pl.col("n") >= KNOWN_NAME_MIN_TAXPAYERS)
+    ).get_column("first_tok")
     names = pl.concat([common.cast(pl.Utf8), pl.Series(sorted(dictionary_first_names()), dtype=pl.Utf8)])
     return pl.DataFrame({"first_tok": names}).unique().sort("first_tok")
 
@@ -157,7 +159,13 @@ def _per_distinct(
     values = frame.get_column(column).unique().drop_nulls().to_list()
     table = pl.DataFrame([parts(v) for v in values], schema=schema, orient="row")
     table = table.with_columns(pl.Series(column, values, dtype=pl.Utf8))
-    return frame.with_columns(pl.col(column).cast(pl.Utf8)).join(table, on=column, how="left")
+    # join the one key column, not the whole (wide) frame: the join then moves one column
+    added = (
+        frame.select(pl.col(column).cast(pl.Utf8))
+        .join(table, on=column, how="left", maintain_order="left")
+        .drop(column)
+    )
+    return frame.with_columns(pl.col(column).cast(pl.Utf8)).hstack(added)
 
 
 _TEXT = pl.String()

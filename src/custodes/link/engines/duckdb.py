@@ -22,6 +22,10 @@ from custodes.link.sql import query_frame
 
 Progress = Callable[[str], None]
 
+LINK_CHUNK = 250_000
+"""Requests blocked and compared at a time: bounds DuckDB's join memory on big batches.
+Each request's candidates depend on that request alone, so the chunking changes nothing."""
+
 HOUSEHOLD_LIMIT = 30
 """Co-residents of a candidate are added as rivals, for addresses with at most this many."""
 
@@ -44,6 +48,14 @@ class DuckDBLinker:
         if not index_path.exists():
             raise StoreError(f"no matching index at {index_path}: run `custodes master load FILE` first")
         self._con = duckdb.connect(str(index_path), read_only=True)
+        try:
+            self._con.execute("SELECT 1 FROM persons LIMIT 1").fetchall()
+        except duckdb.Error as exc:
+            self._con.close()
+            raise StoreError(
+                f"the matching index at {index_path} cannot read its tables ({exc}): "
+                "run `custodes master load FILE` again"
+            ) from exc
         self._config = config
         try:
             self.parameters: ModelParameters = load_parameters(self._con)
@@ -127,8 +139,15 @@ class DuckDBLinker:
         say = progress or (lambda _msg: None)
         say("normalising request subjects")
         prepared = prepare_people(requests, today=today)
-        say("finding candidates and comparing fields")
-        levels = self.candidate_levels(prepared)
+        parts = range(0, prepared.height, LINK_CHUNK)
+        # one message whatever the number of parts: the caller's bar counts stages
+        say(f"finding candidates and comparing fields ({max(len(parts), 1)} part(s))")
+        levels_parts = [self.candidate_levels(prepared.slice(start, LINK_CHUNK)) for start in parts]
+        levels = (
+            pl.concat(levels_parts, how="vertical_relaxed")
+            if levels_parts
+            else self.candidate_levels(prepared)
+        )
         params = self.parameters
         prior = self._config.prior_on_file
         say("scoring and deciding")

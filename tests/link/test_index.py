@@ -1,0 +1,104 @@
+"""The matching index build: chunking by taxpayer changes nothing, the layout, a broken index."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from custodes.config import LinkageConfig
+from custodes.errors import StoreError
+from custodes.link import DuckDBLinker, build_index
+from custodes.link.index import TAXPAYER_TABLES
+from tests.link.conftest import COLUMNS, MASTER_ROWS, TODAY, filler_rows
+
+
+def _master() -> pl.DataFrame:
+    master = pl.DataFrame(MASTER_ROWS + filler_rows(1500), schema=COLUMNS, orient="row")
+    return master.with_columns(pl.col(c).replace("", None) for c in COLUMNS if c != "tax_year")
+
+
+def _tables(path: Path) -> dict[str, pl.DataFrame]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+        out = {}
+        for name in sorted(set(names) - {"meta"}):
+            frame = con.sql(f"SELECT * FROM {name}").pl()
+            frame = frame.select(sorted(frame.columns))
+            flat = [c for c, t in frame.schema.items() if not isinstance(t, pl.List)]
+            out[name] = frame.sort(flat)
+        return out
+    finally:
+        con.close()
+
+
+def test_chunks_split_by_taxpayer_give_the_same_index(tmp_path: Path) -> None:
+    master = _master()
+    whole = build_index(master, tmp_path / "one" / "master.duckdb", today=TODAY)
+    split = build_index(master.lazy(), tmp_path / "many" / "master.duckdb", today=TODAY, chunk_rows=400)
+    assert (whole.rows, whole.taxpayers, whole.addresses) == (split.rows, split.taxpayers, split.addresses)
+    assert whole.rows == master.height
+    parts = list((tmp_path / "many" / "master.duckdb.d").glob("*/persons/*.parquet"))
+    assert len(parts) == 4  # ceil(1514 rows / 400)
+    one, many = _tables(whole.path), _tables(split.path)
+    assert set(one) == set(many) >= {*TAXPAYER_TABLES, "tf_first", "u_probabilities", "oversized_tin"}
+    for name, frame in one.items():
+        assert frame.equals(many[name]), name
+
+
+def test_the_latest_tax_year_is_the_address_of_record(tmp_path: Path) -> None:
+    path = build_index(_master(), tmp_path / "master.duckdb", today=TODAY, chunk_rows=300).path
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        street, current = con.execute(
+            "SELECT p.street, count(*) FILTER (WHERE a.is_current) FROM persons p "
+            "JOIN addresses a ON a.tin = p.tin WHERE p.tin = '523456789' GROUP BY p.street"
+        ).fetchall()[0]
+    finally:
+        con.close()
+    assert street == "77 Lake Shore Dr Unit 9"
+    assert current == 1
+
+
+def test_a_reload_keeps_the_previous_build_and_prunes_older(tmp_path: Path) -> None:
+    target = tmp_path / "master.duckdb"
+    for _ in range(3):
+        build_index(_master(), target, today=TODAY)
+    builds = [p for p in (tmp_path / "master.duckdb.d").iterdir() if p.is_dir()]
+    assert len(builds) == 2
+    assert not list(tmp_path.glob("*.tmp-*"))
+
+
+def test_an_index_whose_files_are_gone_is_a_clear_error(tmp_path: Path) -> None:
+    target = tmp_path / "master.duckdb"
+    build_index(_master(), target, today=TODAY)
+    shutil.rmtree(tmp_path / "master.duckdb.d")
+    with pytest.raises(StoreError, match="master load"):
+        DuckDBLinker(target, LinkageConfig())
+
+
+def test_requests_linked_in_parts_are_decided_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custodes.link.engines import duckdb as engine
+    from tests.link.conftest import request_frame
+
+    target = tmp_path / "master.duckdb"
+    build_index(_master(), target, today=TODAY)
+    rows = [(i, *row[1:9], row[0] if i % 2 else "") for i, row in enumerate(MASTER_ROWS)]
+    rows += [(100 + i, "Zed", "", "Nobody", "", "1 Nowhere Rd", "X", "IL", "00001", "") for i in range(3)]
+    requests = request_frame([(r[0], *(str(v) for v in r[1:])) for r in rows])
+    linker = DuckDBLinker(target, LinkageConfig())
+    try:
+        whole = linker.link(requests, today=TODAY)
+        monkeypatch.setattr(engine, "LINK_CHUNK", 4)
+        parts = linker.link(requests, today=TODAY)
+    finally:
+        linker.close()
+    assert whole.candidates == parts.candidates > 0
+    assert whole.decisions.equals(parts.decisions)
+    assert whole.decisions.filter(pl.col("outcome") == "match").height >= 5

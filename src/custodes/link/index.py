@@ -7,7 +7,8 @@ never half of one.
 Tables: ``persons`` (one row per taxpayer: the name and address of record, which is the
 address on the latest tax_year row), ``addresses`` (every distinct address a taxpayer
 filed from, flagged current or previous), ``surnames``, ``firstnames`` and
-``surname_places`` (exploded keys for blocking), term frequencies, u-probabilities, meta.
+``surname_places`` (exploded keys for blocking), term frequencies, u-probabilities, meta,
+and the ``online_*`` tables of ``custodes.link.online`` for single requests.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import polars as pl
 
 from custodes.link.blocking import RULES, oversized_keys_sql
 from custodes.link.model import estimate_u
+from custodes.link.online import write_online_tables
 from custodes.link.prepare import first_key_rows, name_key_rows, prepare_people, surname_rows
 from custodes.normalize.addresses import normalize_addresses
 
@@ -158,6 +160,8 @@ def build_index(
             con.unregister("_frame")
         for rule in RULES:
             con.execute(f"CREATE TABLE oversized_{rule.name} AS {oversized_keys_sql(rule, max_block_size)}")
+        say("writing the online lookup tables (compound blocking keys)")
+        write_online_tables(con)
         con.execute(
             "CREATE TABLE meta AS SELECT ?::BIGINT AS taxpayers, ?::BIGINT AS rows, ? AS built_at",
             [persons.height, master.height, datetime.now(UTC).isoformat()],

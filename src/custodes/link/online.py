@@ -1,0 +1,398 @@
+"""Online linkage: one subject decided in milliseconds, exactly as the batch path would.
+
+A batch is one big join on DuckDB. One online request is a handful of point lookups, where
+a DuckDB scan costs more than the work (docs/architecture.md). This module keeps the batch
+path's definitions and changes only how they are executed:
+
+- **Blocking.** ``write_online_tables`` (run by ``custodes master load``, inside the index
+  file) stores, for every rule of ``custodes.link.blocking.RULES``, a table of
+  (rule, 64-bit hash of the compound key, person) sorted by hash, built from the same index
+  tables the batch joins, without the oversized keys the batch leaves out. ``OnlineMatcher``
+  loads it into numpy arrays once per process; a request's candidates are binary searches
+  for its own keys, built by the batch path's ``request_tables``. A hash collision can only
+  add a candidate, never lose one (probability about 2^-64 per key pair).
+- **Rivals.** Co-residents of each candidate at addresses with at most ``HOUSEHOLD_LIMIT``
+  taxpayers are added, and pairs failing ``PAIR_FILTER`` dropped, as in the batch.
+- **Comparison.** The comparison levels are the SQL of ``custodes.link.comparisons``,
+  executed in Python by ``custodes.link.pysql`` (one definition, two executions).
+- **Decision.** ``score_candidates`` and ``decide_outcomes`` of ``custodes.link.decide``
+  themselves run on the request's few candidate rows: the co-resident rivals, the margin
+  and the Jr/Sr rule are the batch's own code.
+
+**Model parameters.** u and the term frequencies come from the index. m is estimated per
+batch today (``custodes.link.model.estimate_m``); the online path uses, in this order: an
+``m_probabilities`` table in the index (comparison, level, m) when the index has one, the
+estimate of the last verified batch (``LAST_M_FILE`` under the custodian's home), else
+``DEFAULT_M``. Given the same m, a subject's online decision equals its batch decision;
+``tests/link/test_online.py`` checks that on every request of a synthetic batch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from custodes.config import LinkageConfig, Settings
+from custodes.contract.requests import clean
+from custodes.errors import StoreError
+from custodes.link.blocking import RULES
+from custodes.link.comparisons import NAME_COMPARISONS, address_level_sql
+from custodes.link.decide import decide_outcomes, score_candidates
+from custodes.link.engines.duckdb import HOUSEHOLD_LIMIT, PAIR_FILTER, request_tables
+from custodes.link.features import PAIR_CONTEXT_COLUMNS
+from custodes.link.model import DEFAULT_M, LevelTable, u_table
+from custodes.link.prepare import COMPARABLE_COLUMNS, PERSON_FIELDS, prepare_people
+from custodes.link.pysql import aliases_of, compile_sql, split_conjuncts
+from custodes.link.sql import query_frame
+
+ONLINE_FORMAT = 1
+"""Version of the online tables' layout; a different version needs a new ``master load``."""
+KEY_SEPARATOR = "\x1f"
+HASH_SEED = 20261125
+LAST_M_FILE = "last-m-probabilities.json"
+
+ADDRESS_FIELDS = ("house", "street_std", "unit", "zip5", "city_std", "state_std", "is_current")
+"""Columns of a taxpayer's addresses that the address comparison reads."""
+RECORD_ADDRESS = ("street", "city", "state", "zip")
+"""The address of record as filed, for disclosure under the address_of_record profile."""
+
+_PERSON_COLUMNS: tuple[str, ...] = tuple(
+    dict.fromkeys(("tin", *COMPARABLE_COLUMNS, *PAIR_CONTEXT_COLUMNS, *RECORD_ADDRESS))
+)
+
+U64 = npt.NDArray[np.uint64]
+I64 = npt.NDArray[np.int64]
+
+
+def key_hashes(frame: pl.DataFrame, keys: Sequence[str]) -> pl.Series:
+    """64-bit hash of each row's compound key (null where a key part is null)."""
+    parts = [pl.col(k).cast(pl.Utf8) for k in keys]
+    joined = pl.concat_str(parts, separator=KEY_SEPARATOR)
+    return frame.select(joined.hash(seed=HASH_SEED).alias("h"))["h"]
+
+
+def _index_side(where: str) -> tuple[str, list[str]]:
+    """Split a rule's ``where`` into the index-side SQL (alias m) and the request-side terms."""
+    if not where:
+        return "", []
+    index_terms, request_terms = [], []
+    for term in split_conjuncts(where):
+        used = aliases_of(term)
+        if used == {"m"}:
+            index_terms.append(term)
+        elif used == {"r"}:
+            request_terms.append(term)
+        else:
+            raise StoreError(f"blocking condition {term!r} relates request and index: not supported online")
+    return " AND ".join(index_terms), request_terms
+
+
+def write_online_tables(con: duckdb.DuckDBPyConnection) -> int:
+    """Write the online tables into an index being built; returns how many keys were stored.
+
+    Reads the index's ``persons``, ``addresses``, blocking, term-frequency and
+    ``oversized_*`` tables, so it runs after they are written.
+    """
+    person_cols = ", ".join(f"p.{c}" for c in _PERSON_COLUMNS)
+    con.execute(
+        f"""
+        CREATE TABLE online_persons AS
+        SELECT (row_number() OVER (ORDER BY p.tin) - 1)::INTEGER AS pid, {person_cols},
+          f.tf AS tf_first, s.tf AS tf_last, a.tf AS tf_addr,
+          CASE WHEN a.n <= ? THEN dense_rank() OVER (ORDER BY a.n <= ?, p.addr_key) END AS household
+        FROM persons p
+        LEFT JOIN tf_first f ON f.first_tok = p.first_tok
+        LEFT JOIN tf_last s ON s.last_concat = p.last_concat
+        LEFT JOIN tf_addr a ON a.addr_key = p.addr_key
+        ORDER BY pid
+        """,
+        [HOUSEHOLD_LIMIT, HOUSEHOLD_LIMIT],
+    )
+    con.execute(
+        f"""
+        CREATE TABLE online_addresses AS
+        SELECT o.pid, {", ".join(f"a.{c}" for c in ADDRESS_FIELDS)}
+        FROM addresses a JOIN online_persons o ON o.tin = a.tin
+        ORDER BY o.pid, a.addr_key
+        """
+    )
+    parts = []
+    for number, rule in enumerate(RULES):
+        index_where, _ = _index_side(rule.where)
+        cols = ", ".join(f"m.{k}" for k in rule.keys)
+        on_big = " AND ".join(f"m.{k} = x.{k}" for k in rule.keys)
+        present = " AND ".join([*(f"m.{k} IS NOT NULL" for k in rule.keys), *([index_where] if index_where else [])])
+        rows = query_frame(
+            con,
+            f"""
+            SELECT {cols}, o.pid
+            FROM (SELECT * FROM {rule.index_table} m ANTI JOIN oversized_{rule.name} x ON {on_big}) m
+            JOIN online_persons o ON o.tin = m.tin
+            WHERE {present}
+            """,
+        )
+        parts.append(
+            pl.DataFrame(
+                {
+                    "rule": pl.Series([number] * rows.height, dtype=pl.Int16),
+                    "h": key_hashes(rows, rule.keys),
+                    "pid": rows["pid"].cast(pl.Int32),
+                }
+            ).unique()
+        )
+    keys = pl.concat(parts).sort("rule", "h", "pid")
+    con.register("_keys", keys.to_arrow())
+    con.execute("CREATE TABLE online_keys AS SELECT * FROM _keys")
+    con.unregister("_keys")
+    con.execute(
+        "CREATE TABLE online_meta AS SELECT ?::INTEGER AS format, ? AS polars_version, ?::INTEGER AS rules, "
+        "?::INTEGER AS household_limit",
+        [ONLINE_FORMAT, pl.__version__, len(RULES), HOUSEHOLD_LIMIT],
+    )
+    return keys.height
+
+
+def save_last_m(home: Path, m: LevelTable) -> None:
+    """Keep the m-probabilities of the last verified batch for online requests (atomic write)."""
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / LAST_M_FILE
+    tmp = target.with_name(f".{LAST_M_FILE}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps({"saved_at": datetime.now(UTC).isoformat(), "m": m}, sort_keys=True))
+    os.replace(tmp, target)
+
+
+def _m_from_index(con: duckdb.DuckDBPyConnection) -> LevelTable | None:
+    tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    if "m_probabilities" not in tables:
+        return None
+    m: LevelTable = {k: list(v) for k, v in DEFAULT_M.items()}
+    for comparison, level, value in con.execute("SELECT comparison, level, m FROM m_probabilities").fetchall():
+        m[comparison][level] = value
+    return m
+
+
+def _m_from_home(home: Path) -> LevelTable | None:
+    path = home / LAST_M_FILE
+    if not path.exists():
+        return None
+    try:
+        stored = json.loads(path.read_text())["m"]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StoreError(f"{path} is damaged ({exc}); delete it to fall back to the default m") from exc
+    m: LevelTable = {k: list(v) for k, v in DEFAULT_M.items()}
+    for name, values in stored.items():
+        if name in m and len(values) == len(m[name]):
+            m[name] = [float(v) for v in values]
+    return m
+
+
+@dataclass(frozen=True)
+class OnlineModel:
+    """The model an OnlineMatcher decides with, and where its m came from."""
+
+    m: LevelTable
+    u: LevelTable
+    taxpayers: int
+    m_source: str
+
+
+class OnlineMatcher:
+    """Decides single subjects against the matching index with the batch path's rules.
+
+    Open once per process (``OnlineMatcher.open``); ``decide_one`` is thread-safe: the
+    loaded arrays are only read.
+    """
+
+    def __init__(self, index_path: Path, config: LinkageConfig, *, m: LevelTable | None = None,
+                 home: Path | None = None) -> None:  # fmt: skip
+        if not index_path.exists():
+            raise StoreError(f"no matching index at {index_path}: run `custodes master load FILE` first")
+        self.config = config
+        con = duckdb.connect(str(index_path), read_only=True)
+        try:
+            self._check_format(con, index_path)
+            taxpayers = int(query_frame(con, "SELECT taxpayers FROM meta").item())
+            u = u_table(query_frame(con, "SELECT * FROM u_probabilities"))
+            source = "given"
+            if m is None:
+                m, source = _m_from_index(con), "index"
+            if m is None and home is not None:
+                m, source = _m_from_home(home), str(home / LAST_M_FILE)
+            if m is None:
+                m, source = {k: list(v) for k, v in DEFAULT_M.items()}, "default"
+            self.model = OnlineModel(m=m, u=u, taxpayers=taxpayers, m_source=source)
+            self._load_keys(con)
+            self._persons = query_frame(con, "SELECT * FROM online_persons ORDER BY pid")
+            addresses = query_frame(con, "SELECT * FROM online_addresses ORDER BY pid")
+        finally:
+            con.close()
+        pids = addresses["pid"].to_numpy()
+        self._addresses = addresses.drop("pid")
+        self._addr_start = np.searchsorted(pids, np.arange(self._persons.height + 1))
+        household = self._persons["household"].fill_null(-1).to_numpy().astype(np.int64)
+        members = np.flatnonzero(household >= 0)
+        order = members[np.argsort(household[members], kind="stable")]
+        self._household = household
+        self._household_members = order
+        self._household_keys = household[order]
+        self._levels = [(c.name, compile_sql(c.sql)) for c in NAME_COMPARISONS]
+        self._address_level = compile_sql(address_level_sql("r", "a"), ("r", "a"))
+        self._pair_filter = compile_sql(PAIR_FILTER)
+        self._request_filters = {
+            number: [compile_sql(t, ("r",)) for t in _index_side(rule.where)[1]] for number, rule in enumerate(RULES)
+        }
+
+    @classmethod
+    def open(cls, settings: Settings, *, m: LevelTable | None = None) -> OnlineMatcher:
+        """The matcher over the settings' matching index (load once per process)."""
+        return cls(settings.index_path, settings.linkage, m=m, home=settings.home)
+
+    @staticmethod
+    def _check_format(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+        tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "online_meta" not in tables:
+            raise StoreError(
+                f"the matching index at {path} has no online tables (built by an older custodes): "
+                "run `custodes master load FILE` again"
+            )
+        ((fmt, version),) = con.execute("SELECT format, polars_version FROM online_meta").fetchall()
+        if fmt != ONLINE_FORMAT or version != pl.__version__:
+            raise StoreError(
+                f"the online tables in {path} were built with format {fmt} and polars {version}; this "
+                f"custodes needs format {ONLINE_FORMAT} and polars {pl.__version__} (key hashes differ "
+                "between polars versions): run `custodes master load FILE` again"
+            )
+
+    def _load_keys(self, con: duckdb.DuckDBPyConnection) -> None:
+        keys = query_frame(con, "SELECT rule, h, pid FROM online_keys ORDER BY rule, h, pid")
+        rule = keys["rule"].to_numpy()
+        self._key_hash: U64 = keys["h"].to_numpy()
+        self._key_pid: npt.NDArray[np.int32] = keys["pid"].to_numpy()
+        self._rule_span = np.searchsorted(rule, np.arange(len(RULES) + 1))
+        self.keys = keys.height
+
+    # -- retrieval ------------------------------------------------------------------------
+    def _lookup(self, number: int, hashes: U64) -> npt.NDArray[np.int32]:
+        lo, hi = self._rule_span[number], self._rule_span[number + 1]
+        table = self._key_hash[lo:hi]
+        first = np.searchsorted(table, hashes, "left")
+        last = np.searchsorted(table, hashes, "right")
+        if not (last > first).any():
+            return np.zeros(0, dtype=np.int32)
+        return np.concatenate([self._key_pid[lo + a : lo + b] for a, b in zip(first, last, strict=True) if b > a])
+
+    def candidates(self, prepared: pl.DataFrame) -> set[int]:
+        """Person ids the blocking rules and co-residence bring to one prepared request."""
+        tables = request_tables(prepared)
+        found: list[npt.NDArray[np.int32]] = []
+        for number, rule in enumerate(RULES):
+            frame = tables[rule.request_table]
+            filters = self._request_filters[number]
+            if filters:
+                keep = [all(f(row) is True for f in filters) for row in frame.iter_rows(named=True)]
+                frame = frame.filter(pl.Series(keep, dtype=pl.Boolean))
+            if frame.height == 0:
+                continue
+            hashes = key_hashes(frame, rule.keys).drop_nulls().unique().to_numpy()
+            if hashes.size:
+                found.append(self._lookup(number, hashes))
+        hits = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int32)
+        groups = np.unique(self._household[hits])
+        groups = groups[groups >= 0]
+        if groups.size:
+            first = np.searchsorted(self._household_keys, groups, "left")
+            last = np.searchsorted(self._household_keys, groups, "right")
+            rivals = [self._household_members[a:b] for a, b in zip(first, last, strict=True)]
+            hits = np.union1d(hits, np.concatenate(rivals))
+        return {int(p) for p in hits}
+
+    # -- comparison and decision ----------------------------------------------------------
+    def candidate_levels(self, request: Mapping[str, Any], pids: Sequence[int]) -> pl.DataFrame:
+        """The batch path's levels frame (``pair_levels_sql`` + term frequencies) for one request."""
+        rows: list[dict[str, Any]] = []
+        people = self._persons[list(pids)].to_dicts() if pids else []
+        for pid, m in zip(pids, people, strict=True):
+            if self._pair_filter(request, m) is not True:
+                continue
+            row: dict[str, Any] = {"rid": request["rid"], "tin": m["tin"]}
+            for name, level in self._levels:
+                row[f"c_{name}"] = level(request, m)
+            start, end = self._addr_start[pid], self._addr_start[pid + 1]
+            best = 0
+            for a in self._addresses[int(start) : int(end)].iter_rows(named=True):
+                value = self._address_level(request, a)
+                if value is not None and value > best:
+                    best = value
+            row["c_address"] = best
+            row["r_suffix"] = request["suffix"]
+            row.update({f"m_{c}": m[c] for c in PAIR_CONTEXT_COLUMNS})
+            row.update({"tf_first": m["tf_first"], "tf_last": m["tf_last"], "tf_addr": m["tf_addr"]})
+            rows.append(row)
+        schema = {
+            "rid": pl.Int64,
+            "tin": pl.Utf8,
+            **{f"c_{name}": pl.Int32 for name, _ in self._levels},
+            "c_address": pl.Int32,
+            "r_suffix": pl.Utf8,
+            **{f"m_{c}": self._persons.schema[c] for c in PAIR_CONTEXT_COLUMNS},
+            "tf_first": pl.Float64,
+            "tf_last": pl.Float64,
+            "tf_addr": pl.Float64,
+        }
+        return pl.DataFrame(rows, schema=schema, orient="row")
+
+    def decide_prepared(self, prepared: pl.DataFrame) -> dict[str, Any]:
+        """The decision row (rid, outcome, reason, tin, match_probability, address_status)."""
+        request = prepared.row(0, named=True)
+        pids = sorted(self.candidates(prepared))
+        levels = self.candidate_levels(request, pids)
+        model = self.model
+        scored = score_candidates(levels, model.m, model.u, taxpayers=model.taxpayers, prior=self.config.prior_on_file)
+        decided = decide_outcomes(scored, prepared["rid"], self.config)
+        return decided.row(0, named=True)
+
+    def decide_one(self, subject: Mapping[str, object], *, today: date | None = None) -> dict[str, Any]:
+        """Decide one subject (the contract's person fields and tin; others are ignored).
+
+        Returns the batch decision columns: request_id, outcome, reason, tin,
+        match_probability, address_status. The subject's legal elements are not checked
+        here: the Gateway refuses a subject before it reaches the matcher.
+        """
+        frame = subject_frame(subject)
+        people = frame.select(pl.lit(0, pl.Int64).alias("rid"), *PERSON_FIELDS, "tin")
+        row = self.decide_prepared(prepare_people(people, today=today or datetime.now(UTC).date()))
+        return {
+            "request_id": frame["request_id"][0],
+            **{k: row[k] for k in ("outcome", "reason", "tin", "match_probability", "address_status")},
+        }
+
+    def address_of_record(self, tin: str) -> dict[str, str | None]:
+        """The filed address of record of a taxpayer on file (``RECORD_ADDRESS`` columns)."""
+        tins = self._persons["tin"]
+        at = int(tins.search_sorted(tin))
+        if at >= tins.len() or tins[at] != tin:
+            raise StoreError("a matched taxpayer is missing from the matching index: run `custodes master load`")
+        return self._persons[at].select(RECORD_ADDRESS).row(0, named=True)
+
+
+SUBJECT_FIELDS: tuple[str, ...] = ("request_id", *PERSON_FIELDS, "tin", "case_reference")
+"""The request columns one online subject carries (contract/batch-verification.md)."""
+
+
+def subject_frame(subject: Mapping[str, object]) -> pl.DataFrame:
+    """One subject as a one-row request frame, cleaned as the batch reader cleans a cell."""
+    raw = pl.DataFrame(
+        {c: [None if subject.get(c) is None else str(subject.get(c))] for c in SUBJECT_FIELDS},
+        schema=dict.fromkeys(SUBJECT_FIELDS, pl.Utf8),
+    )
+    return raw.select(clean(c).alias(c) for c in SUBJECT_FIELDS)

@@ -11,6 +11,8 @@ path's definitions and changes only how they are executed:
   loads it into numpy arrays once per process; a request's candidates are binary searches
   for its own keys, built by the batch path's ``request_tables``. A hash collision can only
   add a candidate, never lose one (probability about 2^-64 per key pair).
+- **Many at once.** ``decide`` takes any number of requests: the service groups requests
+  that arrive together, so the fixed cost of each frame operation is paid once per group.
 - **Rivals.** Co-residents of each candidate at addresses with at most ``HOUSEHOLD_LIMIT``
   taxpayers are added, and pairs failing ``PAIR_FILTER`` dropped, as in the batch.
 - **Comparison.** The comparison levels are the SQL of ``custodes.link.comparisons``,
@@ -29,6 +31,7 @@ estimate of the last verified batch (``LAST_M_FILE`` under the custodian's home)
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -71,14 +74,21 @@ _PERSON_COLUMNS: tuple[str, ...] = tuple(
 )
 
 U64 = npt.NDArray[np.uint64]
-I64 = npt.NDArray[np.int64]
 
 
-def key_hashes(frame: pl.DataFrame, keys: Sequence[str]) -> pl.Series:
-    """64-bit hash of each row's compound key (null where a key part is null)."""
-    parts = [pl.col(k).cast(pl.Utf8) for k in keys]
-    joined = pl.concat_str(parts, separator=KEY_SEPARATOR)
-    return frame.select(joined.hash(seed=HASH_SEED).alias("h"))["h"]
+def key_hash(values: Sequence[object]) -> int:
+    """64-bit hash of one compound key: DuckDB's ``md5_number_lower`` of the parts joined.
+
+    Each part is written as DuckDB casts it to VARCHAR (dates as YYYY-MM-DD, integers in
+    decimal), so the index side can be hashed in SQL and the request side in Python.
+    """
+    text = KEY_SEPARATOR.join(str(v) for v in values)
+    return int.from_bytes(hashlib.md5(text.encode(), usedforsecurity=False).digest()[8:], "little")
+
+
+def _key_hash_sql(keys: Sequence[str]) -> str:
+    parts = ", ".join(f"CAST(m.{k} AS VARCHAR)" for k in keys)
+    return f"md5_number_lower(concat_ws(chr({ord(KEY_SEPARATOR)}), {parts}))"
 
 
 def _index_side(where: str) -> tuple[str, list[str]]:
@@ -126,40 +136,30 @@ def write_online_tables(con: duckdb.DuckDBPyConnection) -> int:
         ORDER BY o.pid, a.addr_key
         """
     )
-    parts = []
+    selects = []
     for number, rule in enumerate(RULES):
         index_where, _ = _index_side(rule.where)
-        cols = ", ".join(f"m.{k}" for k in rule.keys)
         on_big = " AND ".join(f"m.{k} = x.{k}" for k in rule.keys)
-        present = " AND ".join([*(f"m.{k} IS NOT NULL" for k in rule.keys), *([index_where] if index_where else [])])
-        rows = query_frame(
-            con,
+        present = " AND ".join(
+            [*(f"m.{k} IS NOT NULL" for k in rule.keys), *([index_where] if index_where else [])]
+        )
+        selects.append(
             f"""
-            SELECT {cols}, o.pid
+            SELECT {number}::SMALLINT AS rule, {_key_hash_sql(rule.keys)} AS h, o.pid
             FROM (SELECT * FROM {rule.index_table} m ANTI JOIN oversized_{rule.name} x ON {on_big}) m
             JOIN online_persons o ON o.tin = m.tin
-            WHERE {present}
-            """,
+            WHERE {present}"""
         )
-        parts.append(
-            pl.DataFrame(
-                {
-                    "rule": pl.Series([number] * rows.height, dtype=pl.Int16),
-                    "h": key_hashes(rows, rule.keys),
-                    "pid": rows["pid"].cast(pl.Int32),
-                }
-            ).unique()
-        )
-    keys = pl.concat(parts).sort("rule", "h", "pid")
-    con.register("_keys", keys.to_arrow())
-    con.execute("CREATE TABLE online_keys AS SELECT * FROM _keys")
-    con.unregister("_keys")
     con.execute(
-        "CREATE TABLE online_meta AS SELECT ?::INTEGER AS format, ? AS polars_version, ?::INTEGER AS rules, "
-        "?::INTEGER AS household_limit",
-        [ONLINE_FORMAT, pl.__version__, len(RULES), HOUSEHOLD_LIMIT],
+        f"CREATE TABLE online_keys AS SELECT DISTINCT * FROM ({' UNION ALL '.join(selects)}) ORDER BY ALL"
     )
-    return keys.height
+    (stored,) = con.execute("SELECT count(*) FROM online_keys").fetchall()[0]
+    con.execute(
+        "CREATE TABLE online_meta AS "
+        "SELECT ?::INTEGER AS format, ?::INTEGER AS rules, ?::INTEGER AS household_limit",
+        [ONLINE_FORMAT, len(RULES), HOUSEHOLD_LIMIT],
+    )
+    return int(stored)
 
 
 def save_last_m(home: Path, m: LevelTable) -> None:
@@ -176,7 +176,9 @@ def _m_from_index(con: duckdb.DuckDBPyConnection) -> LevelTable | None:
     if "m_probabilities" not in tables:
         return None
     m: LevelTable = {k: list(v) for k, v in DEFAULT_M.items()}
-    for comparison, level, value in con.execute("SELECT comparison, level, m FROM m_probabilities").fetchall():
+    for comparison, level, value in con.execute(
+        "SELECT comparison, level, m FROM m_probabilities"
+    ).fetchall():
         m[comparison][level] = value
     return m
 
@@ -248,8 +250,22 @@ class OnlineMatcher:
         self._levels = [(c.name, compile_sql(c.sql)) for c in NAME_COMPARISONS]
         self._address_level = compile_sql(address_level_sql("r", "a"), ("r", "a"))
         self._pair_filter = compile_sql(PAIR_FILTER)
+        self._levels_schema = pl.Schema(
+            {  # type: ignore[arg-type] # polars' stubs do not accept a DataType read from a schema
+                "rid": pl.Int64,
+                "tin": pl.Utf8,
+                **{f"c_{name}": pl.Int32 for name, _ in self._levels},
+                "c_address": pl.Int32,
+                "r_suffix": pl.Utf8,
+                **{f"m_{c}": self._persons.schema[c] for c in PAIR_CONTEXT_COLUMNS},
+                "tf_first": pl.Float64,
+                "tf_last": pl.Float64,
+                "tf_addr": pl.Float64,
+            }
+        )
         self._request_filters = {
-            number: [compile_sql(t, ("r",)) for t in _index_side(rule.where)[1]] for number, rule in enumerate(RULES)
+            number: [compile_sql(t, ("r",)) for t in _index_side(rule.where)[1]]
+            for number, rule in enumerate(RULES)
         }
 
     @classmethod
@@ -265,12 +281,14 @@ class OnlineMatcher:
                 f"the matching index at {path} has no online tables (built by an older custodes): "
                 "run `custodes master load FILE` again"
             )
-        ((fmt, version),) = con.execute("SELECT format, polars_version FROM online_meta").fetchall()
-        if fmt != ONLINE_FORMAT or version != pl.__version__:
+        ((fmt, rules, household_limit),) = con.execute(
+            "SELECT format, rules, household_limit FROM online_meta"
+        ).fetchall()
+        if (fmt, rules, household_limit) != (ONLINE_FORMAT, len(RULES), HOUSEHOLD_LIMIT):
             raise StoreError(
-                f"the online tables in {path} were built with format {fmt} and polars {version}; this "
-                f"custodes needs format {ONLINE_FORMAT} and polars {pl.__version__} (key hashes differ "
-                "between polars versions): run `custodes master load FILE` again"
+                f"the online tables in {path} were built for format {fmt}, {rules} blocking rules and "
+                f"households of up to {household_limit}; this custodes has format {ONLINE_FORMAT}, "
+                f"{len(RULES)} rules and {HOUSEHOLD_LIMIT}: run `custodes master load FILE` again"
             )
 
     def _load_keys(self, con: duckdb.DuckDBPyConnection) -> None:
@@ -282,84 +300,82 @@ class OnlineMatcher:
         self.keys = keys.height
 
     # -- retrieval ------------------------------------------------------------------------
-    def _lookup(self, number: int, hashes: U64) -> npt.NDArray[np.int32]:
+    def _lookup(self, number: int, hashes: Sequence[int]) -> list[npt.NDArray[np.int32]]:
+        """The person ids stored under each key hash of rule ``number``."""
         lo, hi = self._rule_span[number], self._rule_span[number + 1]
         table = self._key_hash[lo:hi]
-        first = np.searchsorted(table, hashes, "left")
-        last = np.searchsorted(table, hashes, "right")
-        if not (last > first).any():
-            return np.zeros(0, dtype=np.int32)
-        return np.concatenate([self._key_pid[lo + a : lo + b] for a, b in zip(first, last, strict=True) if b > a])
+        wanted = np.asarray(hashes, dtype=np.uint64)
+        first = np.searchsorted(table, wanted, "left")
+        last = np.searchsorted(table, wanted, "right")
+        return [self._key_pid[lo + a : lo + b] for a, b in zip(first.tolist(), last.tolist(), strict=True)]
 
-    def candidates(self, prepared: pl.DataFrame) -> set[int]:
-        """Person ids the blocking rules and co-residence bring to one prepared request."""
-        tables = request_tables(prepared)
-        found: list[npt.NDArray[np.int32]] = []
+    def candidates(self, prepared: pl.DataFrame) -> dict[int, set[int]]:
+        """Person ids the blocking rules and co-residence bring to each prepared request (by rid)."""
+        tables = {name: frame.to_dicts() for name, frame in request_tables(prepared).items()}
+        found: dict[int, set[int]] = {rid: set() for rid in prepared["rid"].to_list()}
         for number, rule in enumerate(RULES):
-            frame = tables[rule.request_table]
             filters = self._request_filters[number]
-            if filters:
-                keep = [all(f(row) is True for f in filters) for row in frame.iter_rows(named=True)]
-                frame = frame.filter(pl.Series(keep, dtype=pl.Boolean))
-            if frame.height == 0:
-                continue
-            hashes = key_hashes(frame, rule.keys).drop_nulls().unique().to_numpy()
-            if hashes.size:
-                found.append(self._lookup(number, hashes))
-        hits = np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int32)
-        groups = np.unique(self._household[hits])
-        groups = groups[groups >= 0]
-        if groups.size:
-            first = np.searchsorted(self._household_keys, groups, "left")
-            last = np.searchsorted(self._household_keys, groups, "right")
-            rivals = [self._household_members[a:b] for a, b in zip(first, last, strict=True)]
-            hits = np.union1d(hits, np.concatenate(rivals))
-        return {int(p) for p in hits}
+            rids, hashes = [], []
+            for row in tables[rule.request_table]:
+                values = [row[k] for k in rule.keys]
+                if any(v is None for v in values) or any(f(row) is not True for f in filters):
+                    continue
+                rids.append(row["rid"])
+                hashes.append(key_hash(values))
+            for rid, hit in zip(rids, self._lookup(number, hashes), strict=True):
+                found[rid].update(hit.tolist())
+        for pids in found.values():
+            groups = {int(g) for g in self._household[list(pids)] if g >= 0} if pids else set()
+            if groups:
+                keys = np.fromiter(groups, dtype=np.int64)
+                first = np.searchsorted(self._household_keys, keys, "left")
+                last = np.searchsorted(self._household_keys, keys, "right")
+                for a, b in zip(first.tolist(), last.tolist(), strict=True):
+                    pids.update(self._household_members[a:b].tolist())
+        return found
 
     # -- comparison and decision ----------------------------------------------------------
-    def candidate_levels(self, request: Mapping[str, Any], pids: Sequence[int]) -> pl.DataFrame:
-        """The batch path's levels frame (``pair_levels_sql`` + term frequencies) for one request."""
+    def candidate_levels(self, prepared: pl.DataFrame) -> pl.DataFrame:
+        """The batch path's levels frame (``pair_levels_sql`` + term frequencies), for every request."""
+        found = self.candidates(prepared)
+        pairs = [(rid, pid) for rid in sorted(found) for pid in sorted(found[rid])]
+        pids = [pid for _, pid in pairs]
+        people = self._persons[pids].to_dicts() if pids else []
+        spans = [(int(self._addr_start[p]), int(self._addr_start[p + 1])) for p in pids]
+        addresses = self._addresses[[i for a, b in spans for i in range(a, b)]].to_dicts() if pids else []
+        requests = {r["rid"]: r for r in prepared.iter_rows(named=True)}
         rows: list[dict[str, Any]] = []
-        people = self._persons[list(pids)].to_dicts() if pids else []
-        for pid, m in zip(pids, people, strict=True):
+        offset = 0
+        for (rid, _), m, (a, b) in zip(pairs, people, spans, strict=True):
+            mine = addresses[offset : offset + b - a]
+            offset += b - a
+            request = requests[rid]
             if self._pair_filter(request, m) is not True:
                 continue
-            row: dict[str, Any] = {"rid": request["rid"], "tin": m["tin"]}
+            row: dict[str, Any] = {"rid": rid, "tin": m["tin"]}
             for name, level in self._levels:
                 row[f"c_{name}"] = level(request, m)
-            start, end = self._addr_start[pid], self._addr_start[pid + 1]
-            best = 0
-            for a in self._addresses[int(start) : int(end)].iter_rows(named=True):
-                value = self._address_level(request, a)
-                if value is not None and value > best:
-                    best = value
-            row["c_address"] = best
+            levels = [v for v in (self._address_level(request, x) for x in mine) if v is not None]
+            row["c_address"] = max(levels, default=0)
             row["r_suffix"] = request["suffix"]
             row.update({f"m_{c}": m[c] for c in PAIR_CONTEXT_COLUMNS})
             row.update({"tf_first": m["tf_first"], "tf_last": m["tf_last"], "tf_addr": m["tf_addr"]})
             rows.append(row)
-        schema = {
-            "rid": pl.Int64,
-            "tin": pl.Utf8,
-            **{f"c_{name}": pl.Int32 for name, _ in self._levels},
-            "c_address": pl.Int32,
-            "r_suffix": pl.Utf8,
-            **{f"m_{c}": self._persons.schema[c] for c in PAIR_CONTEXT_COLUMNS},
-            "tf_first": pl.Float64,
-            "tf_last": pl.Float64,
-            "tf_addr": pl.Float64,
-        }
-        return pl.DataFrame(rows, schema=schema, orient="row")
+        return pl.DataFrame(rows, schema=self._levels_schema, orient="row")
 
-    def decide_prepared(self, prepared: pl.DataFrame) -> dict[str, Any]:
-        """The decision row (rid, outcome, reason, tin, match_probability, address_status)."""
-        request = prepared.row(0, named=True)
-        pids = sorted(self.candidates(prepared))
-        levels = self.candidate_levels(request, pids)
+    def decide_prepared(self, prepared: pl.DataFrame) -> pl.DataFrame:
+        """Decisions (rid, outcome, reason, tin, match_probability, address_status) for prepared requests."""
+        levels = self.candidate_levels(prepared)
         model = self.model
-        scored = score_candidates(levels, model.m, model.u, taxpayers=model.taxpayers, prior=self.config.prior_on_file)
-        decided = decide_outcomes(scored, prepared["rid"], self.config)
-        return decided.row(0, named=True)
+        scored = score_candidates(
+            levels, model.m, model.u, taxpayers=model.taxpayers, prior=self.config.prior_on_file
+        )
+        return decide_outcomes(scored, prepared["rid"], self.config)
+
+    def decide(self, requests: pl.DataFrame, *, today: date | None = None) -> pl.DataFrame:
+        """Decide every request of ``requests`` (an ``rid`` column plus person fields + tin)."""
+        prepared = prepare_people(requests, today=today or datetime.now(UTC).date())
+        return self.decide_prepared(prepared)
 
     def decide_one(self, subject: Mapping[str, object], *, today: date | None = None) -> dict[str, Any]:
         """Decide one subject (the contract's person fields and tin; others are ignored).
@@ -368,9 +384,9 @@ class OnlineMatcher:
         match_probability, address_status. The subject's legal elements are not checked
         here: the Gateway refuses a subject before it reaches the matcher.
         """
-        frame = subject_frame(subject)
+        frame = subjects_frame([subject])
         people = frame.select(pl.lit(0, pl.Int64).alias("rid"), *PERSON_FIELDS, "tin")
-        row = self.decide_prepared(prepare_people(people, today=today or datetime.now(UTC).date()))
+        row = self.decide(people, today=today).row(0, named=True)
         return {
             "request_id": frame["request_id"][0],
             **{k: row[k] for k in ("outcome", "reason", "tin", "match_probability", "address_status")},
@@ -381,7 +397,9 @@ class OnlineMatcher:
         tins = self._persons["tin"]
         at = int(tins.search_sorted(tin))
         if at >= tins.len() or tins[at] != tin:
-            raise StoreError("a matched taxpayer is missing from the matching index: run `custodes master load`")
+            raise StoreError(
+                "a matched taxpayer is missing from the matching index: run `custodes master load`"
+            )
         return self._persons[at].select(RECORD_ADDRESS).row(0, named=True)
 
 
@@ -389,10 +407,10 @@ SUBJECT_FIELDS: tuple[str, ...] = ("request_id", *PERSON_FIELDS, "tin", "case_re
 """The request columns one online subject carries (contract/batch-verification.md)."""
 
 
-def subject_frame(subject: Mapping[str, object]) -> pl.DataFrame:
-    """One subject as a one-row request frame, cleaned as the batch reader cleans a cell."""
+def subjects_frame(subjects: Sequence[Mapping[str, object]]) -> pl.DataFrame:
+    """Online subjects as a request frame (``SUBJECT_FIELDS``), cleaned as the batch reader cleans a cell."""
     raw = pl.DataFrame(
-        {c: [None if subject.get(c) is None else str(subject.get(c))] for c in SUBJECT_FIELDS},
+        {c: [None if s.get(c) is None else str(s.get(c)) for s in subjects] for c in SUBJECT_FIELDS},
         schema=dict.fromkeys(SUBJECT_FIELDS, pl.Utf8),
     )
     return raw.select(clean(c).alias(c) for c in SUBJECT_FIELDS)

@@ -168,15 +168,21 @@ class _Translator:
     def tmp(self) -> str:
         return f"_t{next(self._names)}"
 
-    def __call__(self, node: exp.Expression) -> str:  # noqa: PLR0911, PLR0912 - one branch per node kind
+    def __call__(self, node: exp.Expression) -> str:
         if isinstance(node, exp.Paren):
             return self(node.this)
         if isinstance(node, exp.Column):
             if node.table not in self.aliases:
-                raise UnsupportedSQLError(f"column {node.sql()} needs one of the aliases {list(self.aliases)}")
+                raise UnsupportedSQLError(
+                    f"column {node.sql()} needs one of the aliases {list(self.aliases)}"
+                )
             return f"{node.table}[{node.name!r}]"
         if isinstance(node, exp.Literal):
-            return repr(node.this) if node.is_string else repr(int(node.this) if node.is_int else float(node.this))
+            return (
+                repr(node.this)
+                if node.is_string
+                else repr(int(node.this) if node.is_int else float(node.this))
+            )
         if isinstance(node, exp.Boolean):
             return repr(bool(node.this))
         if isinstance(node, exp.Null):
@@ -244,7 +250,11 @@ class _Translator:
             if isinstance(node, exp.Least):
                 args = [node.this, *node.expressions]
             elif isinstance(node, exp.Substring):
-                args = [node.this, node.args["start"], *([node.args["length"]] if node.args.get("length") else [])]
+                args = [
+                    node.this,
+                    node.args["start"],
+                    *([node.args["length"]] if node.args.get("length") else []),
+                ]
             elif isinstance(node, exp.ArraySort):
                 if node.args.get("expression") is not None:
                     raise UnsupportedSQLError(f"list_sort with a lambda is not supported: {node.sql()}")
@@ -264,6 +274,8 @@ def compile_sql(sql: str, aliases: Sequence[str] = ("r", "m")) -> Compiled:
     ``compile_sql("r.x = m.x")(r, m)`` is what DuckDB would return for that pair of rows.
     """
     tree = sqlglot.parse_one(sql, read="duckdb")
+    if not isinstance(tree, exp.Expression):
+        raise UnsupportedSQLError(f"not a SQL expression: {sql[:60]!r}")
     body = _Translator(aliases)(tree)
     source = f"def _compiled({', '.join(aliases)}):\n    return {body}\n"
     namespace: dict[str, Any] = {"_f": _FUNCTIONS}
@@ -275,9 +287,11 @@ def compile_sql(sql: str, aliases: Sequence[str] = ("r", "m")) -> Compiled:
 def split_conjuncts(sql: str) -> list[str]:
     """The AND-ed terms of a condition, each as DuckDB SQL text."""
     tree = sqlglot.parse_one(sql, read="duckdb")
-    return [term.sql(dialect="duckdb") for term in tree.flatten() if term is not None] if isinstance(
-        tree, exp.And
-    ) else [tree.sql(dialect="duckdb")]
+    return (
+        [term.sql(dialect="duckdb") for term in tree.flatten() if term is not None]
+        if isinstance(tree, exp.And)
+        else [tree.sql(dialect="duckdb")]
+    )
 
 
 def aliases_of(sql: str) -> set[str]:

@@ -247,14 +247,24 @@ class Gateway:
     def _verify_group(self, requests: Sequence[OnlineRequest]) -> list[dict[str, object] | BaseException]:
         """Decide, shape and account a group of online subjects in one transaction."""
         frame = subjects_frame([r.subject for r in requests]).with_row_index("row_number", offset=1)
-        refusals: list[str | None] = []
+        refusals: list[str | None] = [None] * len(requests)
+        by_basis: dict[str, list[int]] = {}
+        verdicts: dict[tuple[int, datetime], str | None] = {}
         for i, request in enumerate(requests):
-            verdict = check_batch(request.manifest, self.settings, request.now, 1)
-            basis = self.settings.bases.get(request.manifest.legal_basis)
-            if not verdict.allowed or basis is None:
-                refusals.append((verdict.reason or Reason.INVALID_LEGAL_BASIS).value)
-            else:
-                refusals.append(check_subjects(frame.slice(i, 1), basis).item())
+            # the manifest's own elements, judged at this request's time, as for a batch of one
+            seen = (id(request.manifest), request.now)
+            if seen not in verdicts:
+                verdict = check_batch(request.manifest, self.settings, request.now, 1)
+                allowed = verdict.allowed and request.manifest.legal_basis in self.settings.bases
+                verdicts[seen] = None if allowed else (verdict.reason or Reason.INVALID_LEGAL_BASIS).value
+            refusals[i] = verdicts[seen]
+            if refusals[i] is None:
+                by_basis.setdefault(request.manifest.legal_basis, []).append(i)
+        for name, members in by_basis.items():
+            # the per-subject elements, vectorised over the group as over a batch
+            reasons = check_subjects(frame[members], self.settings.bases[name]).to_list()
+            for i, reason in zip(members, reasons, strict=True):
+                refusals[i] = reason
         eligible = frame.filter(pl.Series([r is None for r in refusals]))
         decided = {}
         if eligible.height:

@@ -222,6 +222,7 @@ class OnlineMatcher:
         self.config = config
         con = duckdb.connect(str(index_path), read_only=True)
         try:
+            con.execute("SET enable_progress_bar = false")
             self._check_format(con, index_path)
             taxpayers = int(query_frame(con, "SELECT taxpayers FROM meta").item())
             u = u_table(query_frame(con, "SELECT * FROM u_probabilities"))
@@ -234,8 +235,9 @@ class OnlineMatcher:
                 m, source = {k: list(v) for k, v in DEFAULT_M.items()}, "default"
             self.model = OnlineModel(m=m, u=u, taxpayers=taxpayers, m_source=source)
             self._load_keys(con)
-            self._persons = query_frame(con, "SELECT * FROM online_persons ORDER BY pid")
-            addresses = query_frame(con, "SELECT * FROM online_addresses ORDER BY pid")
+            # one chunk each: polars gathers from a chunked frame in time linear in its length
+            self._persons = query_frame(con, "SELECT * FROM online_persons ORDER BY pid").rechunk()
+            addresses = query_frame(con, "SELECT * FROM online_addresses ORDER BY pid").rechunk()
         finally:
             con.close()
         pids = addresses["pid"].to_numpy()

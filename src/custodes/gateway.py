@@ -87,6 +87,7 @@ class Gateway:
         self.settings = settings
         self._engine = connect(settings.store_url)
         self._online_lock = threading.Lock()
+        self._ledger_lock = threading.Lock()
         self._matcher: OnlineMatcher | None = None
         self._online_runner: GroupRunner[OnlineRequest, dict[str, object]] | None = None
 
@@ -327,7 +328,8 @@ class Gateway:
         for i, request in enumerate(requests):
             by_batch.setdefault(request.manifest.batch_id, []).append(i)
         rows = decisions.to_dicts()
-        with self._engine.begin() as conn:
+        # groups are decided in parallel but appended one at a time: the log has one head
+        with self._ledger_lock, self._engine.begin() as conn:
             for members in by_batch.values():
                 first = requests[members[0]]
                 entry = {**self._batch_entry(first.manifest, None, first.now), "kind": "online"}

@@ -2,12 +2,15 @@
 
 An online request must not be answered before its accounting entry is durable, and a
 durable commit (an fsync on SQLite, a WAL flush on PostgreSQL) costs milliseconds. So
-callers hand their request to a ``GroupRunner`` and wait; one worker thread takes every
+callers hand their request to a ``GroupRunner`` and wait; a free worker thread takes every
 request waiting at that moment (up to ``max_group``, after waiting at most ``max_wait``
 seconds for company), runs them through one call of ``handle`` (one transaction), and
 only then releases each caller with its own result. Under light load a group is one
 request and nobody waits for a timer; under heavy load groups grow, which amortises both
-the commit and the fixed cost of each frame operation.
+the commit and the fixed cost of each frame operation. With ``workers`` above one, a
+second group is decided while the first one is still working: most of a group's time is
+spent in polars and DuckDB, which release the GIL, so two workers use both cores.
+``handle`` must then be safe to call from several threads at once.
 
 ``handle`` returns one result per request, in order; a result that is an exception is
 raised to that caller only. If ``handle`` itself raises, every caller of the group gets
@@ -30,6 +33,8 @@ MAX_GROUP = 64
 """Most requests decided and committed in one transaction."""
 MAX_WAIT = 0.0
 """Seconds the worker waits for more requests after the first; 0: take what is waiting."""
+WORKERS = 2
+"""Groups in flight at once (one per core of the machine we measured on)."""
 
 
 class GroupRunner(Generic[T, R]):
@@ -41,20 +46,25 @@ class GroupRunner(Generic[T, R]):
         *,
         max_group: int = MAX_GROUP,
         max_wait: float = MAX_WAIT,
+        workers: int = WORKERS,
         name: str = "custodes-group-commit",
     ) -> None:
-        if max_group < 1:
-            raise ValueError("max_group must be at least 1")
+        if max_group < 1 or workers < 1:
+            raise ValueError("max_group and workers must be at least 1")
         self._handle = handle
         self._max_group = max_group
         self._max_wait = max_wait
         self._queue: queue.SimpleQueue[tuple[T, Future[R]] | None] = queue.SimpleQueue()
         self._closed = False
         self._lock = threading.Lock()
+        self._take_lock = threading.Lock()
         self.groups = 0
         self.items = 0
-        self._worker = threading.Thread(target=self._run, name=name, daemon=True)
-        self._worker.start()
+        self._workers = [
+            threading.Thread(target=self._run, name=f"{name}-{n}", daemon=True) for n in range(workers)
+        ]
+        for worker in self._workers:
+            worker.start()
 
     def submit(self, item: T) -> Future[R]:
         """Queue ``item``; the future resolves once its group has been handled."""
@@ -75,10 +85,16 @@ class GroupRunner(Generic[T, R]):
             if self._closed:
                 return
             self._closed = True
-            self._queue.put(None)
-        self._worker.join()
+            for _ in self._workers:
+                self._queue.put(None)
+        for worker in self._workers:
+            worker.join()
 
     def _take(self) -> tuple[list[tuple[T, Future[R]]], bool]:
+        with self._take_lock:
+            return self._take_group()
+
+    def _take_group(self) -> tuple[list[tuple[T, Future[R]]], bool]:
         first = self._queue.get()
         if first is None:
             return [], True
@@ -112,8 +128,9 @@ class GroupRunner(Generic[T, R]):
                 for _, fut in live:
                     fut.set_exception(exc)
                 continue
-            self.groups += 1
-            self.items += len(live)
+            with self._lock:
+                self.groups += 1
+                self.items += len(live)
             for (_, fut), result in zip(live, results, strict=True):
                 if isinstance(result, BaseException):
                     fut.set_exception(result)

@@ -73,11 +73,15 @@ class BatchResult:
 
 @dataclass(frozen=True)
 class OnlineRequest:
-    """One online subject waiting for its group: the manifest it comes under and when it arrived."""
+    """One online subject waiting for its group: its manifest, and the time of decision if given.
+
+    Without a time, the subject is decided (and its legal elements judged) at the moment its
+    group is decided, which lets a group judge each manifest once.
+    """
 
     manifest: Manifest
     subject: Mapping[str, object]
-    now: datetime
+    now: datetime | None
 
 
 class Gateway:
@@ -243,19 +247,21 @@ class Gateway:
                 self._require_store()
                 self._online_runner = GroupRunner(self._verify_group)
             runner = self._online_runner
-        return runner.run(OnlineRequest(manifest, subject, now or datetime.now(UTC)))
+        return runner.run(OnlineRequest(manifest, subject, now))
 
     def _verify_group(self, requests: Sequence[OnlineRequest]) -> list[dict[str, object] | BaseException]:
         """Decide, shape and account a group of online subjects in one transaction."""
+        decided_at = datetime.now(UTC)
+        times = [r.now or decided_at for r in requests]
         frame = subjects_frame([r.subject for r in requests]).with_row_index("row_number", offset=1)
         refusals: list[str | None] = [None] * len(requests)
         by_basis: dict[str, list[int]] = {}
         verdicts: dict[tuple[int, datetime], str | None] = {}
         for i, request in enumerate(requests):
             # the manifest's own elements, judged at this request's time, as for a batch of one
-            seen = (id(request.manifest), request.now)
+            seen = (id(request.manifest), times[i])
             if seen not in verdicts:
-                verdict = check_batch(request.manifest, self.settings, request.now, 1)
+                verdict = check_batch(request.manifest, self.settings, times[i], 1)
                 allowed = verdict.allowed and request.manifest.legal_basis in self.settings.bases
                 verdicts[seen] = None if allowed else (verdict.reason or Reason.INVALID_LEGAL_BASIS).value
             refusals[i] = verdicts[seen]
@@ -269,7 +275,7 @@ class Gateway:
         eligible = frame.filter(pl.Series([r is None for r in refusals]))
         decided = {}
         if eligible.height:
-            today = max(r.now for r in requests).date()
+            today = max(times).date()
             linked = self.online_matcher().decide(
                 eligible.select(pl.col("row_number").cast(pl.Int64).alias("rid"), *_PERSON_COLUMNS),
                 today=today,
@@ -314,11 +320,15 @@ class Gateway:
                 part["_i"].to_list(), shaped.to_dicts(), response_digests(shaped).to_list(), strict=True
             ):
                 responses[i], digests[i] = response, digest
-        self._account_online(requests, decisions, digests)
+        self._account_online(requests, times, decisions, digests)
         return responses
 
     def _account_online(
-        self, requests: Sequence[OnlineRequest], decisions: pl.DataFrame, digests: list[str]
+        self,
+        requests: Sequence[OnlineRequest],
+        times: list[datetime],
+        decisions: pl.DataFrame,
+        digests: list[str],
     ) -> None:
         """Append the group's decisions to the log in one durable transaction (one seal per batch_id)."""
         if not self.settings.accounting:
@@ -332,7 +342,7 @@ class Gateway:
         with self._ledger_lock, self._engine.begin() as conn:
             for members in by_batch.values():
                 first = requests[members[0]]
-                entry = {**self._batch_entry(first.manifest, None, first.now), "kind": "online"}
+                entry = {**self._batch_entry(first.manifest, None, times[members[0]]), "kind": "online"}
                 append_batch(
                     conn,
                     keys,
@@ -348,7 +358,7 @@ class Gateway:
                             profile=requests[i].manifest.disclosure_profile,
                             disclosed_sha256=digests[i],
                             tin=rows[i]["tin"],
-                            at=requests[i].now,
+                            at=times[i],
                         )
                         for i in members
                     ],

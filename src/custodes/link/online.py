@@ -150,9 +150,7 @@ def write_online_tables(con: duckdb.DuckDBPyConnection) -> int:
             JOIN online_persons o ON o.tin = m.tin
             WHERE {present}"""
         )
-    con.execute(
-        f"CREATE TABLE online_keys AS SELECT DISTINCT * FROM ({' UNION ALL '.join(selects)}) ORDER BY ALL"
-    )
+    con.execute(f"CREATE TABLE online_keys AS SELECT * FROM ({' UNION ALL '.join(selects)}) ORDER BY ALL")
     (stored,) = con.execute("SELECT count(*) FROM online_keys").fetchall()[0]
     con.execute(
         "CREATE TABLE online_meta AS "

@@ -120,11 +120,11 @@ def test_every_online_decision_equals_the_batch_decision(synth: Synth, matcher: 
 
 
 def test_one_subject_at_a_time_gives_the_same_decisions(synth: Synth, matcher: OnlineMatcher) -> None:
-    # a stratified sample: up to 20 requests of every category, through decide_one
+    # a stratified sample: up to 10 requests of every category, through decide_one
     raw = read_requests(synth.index.parent / "data" / "requests.csv")
     sample = (
         raw.join(synth.truth.select("request_id", "category"), on="request_id")
-        .filter(pl.int_range(pl.len()).over("category") < 20)
+        .filter(pl.int_range(pl.len()).over("category") < 10)
         .sort("row_number")
     )
     batch = {row["rid"]: row for row in synth.batch.decisions.to_dicts()}
@@ -213,7 +213,7 @@ def test_key_hashes_match_duckdbs_md5_of_the_same_text() -> None:
 
 def test_a_single_subject_is_decided_in_milliseconds(synth: Synth, matcher: OnlineMatcher) -> None:
     # a micro run at 20k persons; the 1M figures come from `custodes bench online`
-    subjects = read_requests(synth.index.parent / "data" / "requests.csv").head(200).to_dicts()
+    subjects = read_requests(synth.index.parent / "data" / "requests.csv").head(100).to_dicts()
     for subject in subjects[:20]:
         matcher.decide_one(subject, today=TODAY)
     seconds = []

@@ -148,7 +148,7 @@ def test_the_group_runner_answers_each_caller_and_isolates_failures() -> None:
         seen.append(len(items))
         return [ValueError(f"bad {i}") if i < 0 else i * 2 for i in items]
 
-    runner: GroupRunner[int, int] = GroupRunner(handle, max_group=4, max_wait=0.05)  # type: ignore[arg-type]
+    runner: GroupRunner[int, int] = GroupRunner(handle, max_group=4, max_wait=0.05)
     futures = [runner.submit(i) for i in (1, -1, 3, 4, 5)]
     assert futures[0].result() == 2
     with pytest.raises(ValueError, match="bad -1"):
@@ -165,7 +165,7 @@ def test_when_the_group_fails_every_caller_hears_it() -> None:
     def handle(items: list[int]) -> list[int]:
         raise OSError("disk full")
 
-    runner: GroupRunner[int, int] = GroupRunner(handle)  # type: ignore[arg-type]
+    runner: GroupRunner[int, int] = GroupRunner(handle)
     with pytest.raises(OSError, match="disk full"):
         runner.run(1)
     runner.close()

@@ -95,7 +95,7 @@ def test_online_candidates_and_levels_equal_the_batch_sql(synth: Synth, matcher:
     order = ["rid", "tin"]
     columns = online.columns
     assert set(columns) == set(batch.columns)
-    assert online.sort(order).equals(batch.select(columns).sort(order).cast(online.schema))  # type: ignore[arg-type]
+    assert online.sort(order).equals(batch.select(columns).sort(order).cast(online.schema))
 
 
 def test_every_online_decision_equals_the_batch_decision(synth: Synth, matcher: OnlineMatcher) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer.main
 
 from custodes.cli import _mount_optional, app
-from custodes.config import LinkageConfig
+from custodes.config import LinkageConfig, WitnessingConfig, WitnessPeer, WitnessServerConfig
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -40,3 +40,21 @@ def test_every_linkage_setting_is_documented() -> None:
     guide = (DOCS / "user-guide.md").read_text(encoding="utf-8")
     missing = [f.name for f in fields(LinkageConfig) if f.name not in guide]
     assert missing == []
+
+
+def test_every_witness_setting_and_variable_is_documented() -> None:
+    guide = (DOCS / "user-guide.md").read_text(encoding="utf-8")
+    names = [
+        f"[{table}] {f.name}" if table == "witnessing" else f"`{f.name}`"
+        for table, kind in (("witnessing", WitnessingConfig), ("witness", WitnessServerConfig))
+        for f in fields(kind)
+    ]
+    names += [f"`{f.name}`" for f in fields(WitnessPeer)]
+    names += [
+        "CUSTODES_WITNESSES",
+        "CUSTODES_WITNESS_QUORUM",
+        "CUSTODES_WITNESS_NAME",
+        "CUSTODES_WITNESS_LOGS",
+        "CUSTODES_WITNESS_STATE_DIR",
+    ]
+    assert [name for name in names if name not in guide] == []

@@ -95,6 +95,37 @@ DEFAULT_AGENCIES: tuple[str, ...] = (
 
 
 @dataclass(frozen=True)
+class WitnessPeer:
+    """One witness that ``custodes ledger publish`` submits the log's checkpoints to."""
+
+    key: str
+    """The witness's cosignature verifier key, ``<name>+<key id>+base64(0x04 || public key)``."""
+    url: str
+    """Its tlog-witness submission prefix (http or https); ``/add-checkpoint`` is appended."""
+
+
+@dataclass(frozen=True)
+class WitnessingConfig:
+    """The custodian's witnesses, and how many cosignatures make a checkpoint final."""
+
+    witnesses: tuple[WitnessPeer, ...] = ()
+    quorum: int = 0
+    """Cosignatures that make a checkpoint final; 0 means every configured witness."""
+
+
+@dataclass(frozen=True)
+class WitnessServerConfig:
+    """``custodes witness serve``: the witness an oversight body runs."""
+
+    name: str = ""
+    """The witness's name, e.g. ``oversight.example/witness``; its cosignatures carry it."""
+    logs: tuple[str, ...] = ()
+    """Verifier keys (``<origin>+<key id>+base64(0x01 || key)``) of the logs it witnesses."""
+    state_dir: str = ""
+    """Where its key and the last checkpoint it cosigned per log are kept (default <home>/witness)."""
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything custodes can be configured with."""
 
@@ -105,6 +136,8 @@ class Settings:
     linkage: LinkageConfig = field(default_factory=LinkageConfig)
     log_origin: str = "custodes.example/log"
     accounting: bool = True
+    witnessing: WitnessingConfig = field(default_factory=WitnessingConfig)
+    witness: WitnessServerConfig = field(default_factory=WitnessServerConfig)
 
     @property
     def index_path(self) -> Path:
@@ -146,11 +179,11 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         settings = replace(settings, database_url=env["CUSTODES_DATABASE_URL"])
     if "CUSTODES_ACCOUNTING" in env:
         settings = replace(settings, accounting=env["CUSTODES_ACCOUNTING"] not in {"0", "false", "off"})
-    return settings
+    return _witness_env(settings, env)
 
 
 def _apply_toml(settings: Settings, raw: Mapping[str, Any], path: str) -> Settings:
-    allowed = {"database_url", "agencies", "bases", "linkage", "log_origin", "accounting"}
+    allowed = {"database_url", "agencies", "bases", "linkage", "log_origin", "accounting"} | WITNESS_TABLES
     unknown = set(raw) - allowed
     if unknown:
         raise ConfigError(f"unknown keys {sorted(unknown)}", file=path, hint=f"use only {sorted(allowed)}")
@@ -176,4 +209,134 @@ def _apply_toml(settings: Settings, raw: Mapping[str, Any], path: str) -> Settin
         for name, spec in raw["bases"].items():
             bases[name] = _basis_from_toml(name, spec, bases.get(name))
         out = replace(out, bases=bases)
+    return _witness_toml(out, raw, path)
+
+
+# --- witnessing (docs/ledger.md) -------------------------------------------------------------
+
+WITNESS_TABLES = frozenset({"witnessing", "witness"})
+
+
+def _table(raw: Mapping[str, Any], name: str, known: set[str], path: str) -> Mapping[str, Any]:
+    table = raw.get(name, {})
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{name} must be a table ([{name}])", file=path)
+    unknown = set(table) - known
+    if unknown:
+        raise ConfigError(
+            f"unknown keys {sorted(unknown)} in [{name}]", file=path, hint=f"use only {sorted(known)}"
+        )
+    return table
+
+
+def _strings(value: object, where: str, path: str | None) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f"{where} must be a list of strings", file=path)
+    return tuple(value)
+
+
+def _check_witnessing(config: WitnessingConfig, where: str | None) -> WitnessingConfig:
+    # The verifier is standalone (stdlib and cryptography), so importing it here is cheap.
+    from custodes.ledger.verify import ALG_COSIGNATURE_V1, VerificationError, parse_vkey  # noqa: PLC0415
+
+    for peer in config.witnesses:
+        try:
+            verifier = parse_vkey(peer.key)
+        except VerificationError as exc:
+            raise ConfigError(f"witness key {peer.key!r}: {exc}", file=where) from exc
+        if verifier.algorithm != ALG_COSIGNATURE_V1:
+            raise ConfigError(
+                f"witness key {peer.key!r} is not a cosignature key (type 0x04)",
+                file=where,
+                hint="ask the witness for the key `custodes witness serve` prints at startup",
+            )
+        if not peer.url.startswith(("http://", "https://")):
+            raise ConfigError(f"witness URL {peer.url!r} must start with http:// or https://", file=where)
+    if not 0 <= config.quorum <= len(config.witnesses):
+        raise ConfigError(
+            f"witnessing quorum {config.quorum} needs between 0 (all) and {len(config.witnesses)}",
+            file=where,
+            hint="list at least as many witnesses as the quorum",
+        )
+    return config
+
+
+def _check_witness_server(config: WitnessServerConfig, where: str | None) -> WitnessServerConfig:
+    from custodes.ledger.verify import ALG_ED25519, VerificationError, parse_vkey  # noqa: PLC0415
+
+    for key in config.logs:
+        try:
+            verifier = parse_vkey(key)
+        except VerificationError as exc:
+            raise ConfigError(f"witnessed log key {key!r}: {exc}", file=where) from exc
+        if verifier.algorithm != ALG_ED25519:
+            raise ConfigError(f"witnessed log key {key!r} is not an Ed25519 log key (type 0x01)", file=where)
+    return config
+
+
+def _witness_toml(settings: Settings, raw: Mapping[str, Any], path: str) -> Settings:
+    out = settings
+    if "witnessing" in raw:
+        table = _table(raw, "witnessing", {"witnesses", "quorum"}, path)
+        peers = table.get("witnesses", [])
+        if not isinstance(peers, list) or not all(
+            isinstance(p, Mapping)
+            and set(p) == {"key", "url"}
+            and all(isinstance(v, str) for v in p.values())
+            for p in peers
+        ):
+            raise ConfigError(
+                '[witnessing] witnesses must be a list of {key = "<vkey>", url = "<url>"}', file=path
+            )
+        quorum = table.get("quorum", 0)
+        if not isinstance(quorum, int) or isinstance(quorum, bool):
+            raise ConfigError(f"[witnessing] quorum = {quorum!r} must be an integer", file=path)
+        witnessing = WitnessingConfig(
+            tuple(WitnessPeer(p["key"], p["url"].rstrip("/")) for p in peers), quorum
+        )
+        out = replace(out, witnessing=_check_witnessing(witnessing, path))
+    if "witness" in raw:
+        table = _table(raw, "witness", {f.name for f in fields(WitnessServerConfig)}, path)
+        for key in ("name", "state_dir"):
+            if not isinstance(table.get(key, ""), str):
+                raise ConfigError(f"[witness] {key} must be a string", file=path)
+        server = WitnessServerConfig(
+            name=table.get("name", out.witness.name),
+            logs=_strings(table.get("logs", list(out.witness.logs)), "[witness] logs", path),
+            state_dir=table.get("state_dir", out.witness.state_dir),
+        )
+        out = replace(out, witness=_check_witness_server(server, path))
+    return out
+
+
+def _witness_env(settings: Settings, env: Mapping[str, str]) -> Settings:
+    out = settings
+    witnessing = out.witnessing
+    if "CUSTODES_WITNESSES" in env:
+        words = env["CUSTODES_WITNESSES"].split()
+        if len(words) % 2:
+            raise ConfigError("CUSTODES_WITNESSES must hold pairs of '<vkey> <url>', separated by whitespace")
+        peers = tuple(WitnessPeer(words[i], words[i + 1].rstrip("/")) for i in range(0, len(words), 2))
+        witnessing = replace(witnessing, witnesses=peers)
+    if "CUSTODES_WITNESS_QUORUM" in env:
+        value = env["CUSTODES_WITNESS_QUORUM"]
+        if not value.isascii() or not value.isdigit():
+            raise ConfigError(f"CUSTODES_WITNESS_QUORUM={value!r} must be a whole number")
+        witnessing = replace(witnessing, quorum=int(value))
+    if witnessing != out.witnessing:
+        out = replace(
+            out,
+            witnessing=_check_witnessing(
+                witnessing, "the environment (CUSTODES_WITNESSES, CUSTODES_WITNESS_QUORUM)"
+            ),
+        )
+    server = out.witness
+    if "CUSTODES_WITNESS_NAME" in env:
+        server = replace(server, name=env["CUSTODES_WITNESS_NAME"])
+    if "CUSTODES_WITNESS_LOGS" in env:
+        server = replace(server, logs=tuple(env["CUSTODES_WITNESS_LOGS"].split()))
+    if "CUSTODES_WITNESS_STATE_DIR" in env:
+        server = replace(server, state_dir=env["CUSTODES_WITNESS_STATE_DIR"])
+    if server != out.witness:
+        out = replace(out, witness=_check_witness_server(server, "the environment (CUSTODES_WITNESS_LOGS)"))
     return out

@@ -34,7 +34,7 @@ from custodes.contract import (
 from custodes.disclose import ADDRESS_COLUMNS, ADDRESS_OF_RECORD, response_digests, response_frame
 from custodes.errors import DuplicateBatchError, StoreError, UserInputError
 from custodes.groups import GroupRunner
-from custodes.ledger import DecisionEntry, LedgerKeys, append_batch, create_keys, load_keys
+from custodes.ledger import DecisionColumns, DecisionEntry, LedgerKeys, append_batch, create_keys, load_keys
 from custodes.ledger.keys import LedgerKeysExistError, LedgerKeysMissingError
 from custodes.legal import check_batch
 from custodes.legal.subjects import check_subjects
@@ -498,24 +498,19 @@ class Gateway:
         }
 
     @staticmethod
-    def _entries(manifest: Manifest, decisions: pl.DataFrame, now: datetime) -> list[DecisionEntry]:
-        return [
-            DecisionEntry(
-                batch_id=manifest.batch_id,
-                request_id=row["request_id"],
-                agency=manifest.agency,
-                basis=manifest.legal_basis,
-                outcome=row["outcome"],
-                reason=row["reason"],
-                profile=manifest.disclosure_profile,
-                disclosed_sha256=row["response_sha256"],
-                tin=row["tin"],
-                at=now,
-            )
-            for row in decisions.select(
-                "request_id", "outcome", "reason", "response_sha256", "tin"
-            ).iter_rows(named=True)
-        ]
+    def _entries(manifest: Manifest, decisions: pl.DataFrame, now: datetime) -> DecisionColumns:
+        return DecisionColumns(
+            batch_id=manifest.batch_id,
+            agency=manifest.agency,
+            basis=manifest.legal_basis,
+            profile=manifest.disclosure_profile,
+            at=now,
+            request_ids=decisions.get_column("request_id").to_list(),
+            outcomes=decisions.get_column("outcome").to_list(),
+            reasons=decisions.get_column("reason").to_list(),
+            disclosed_sha256=decisions.get_column("response_sha256").to_list(),
+            tins=decisions.get_column("tin").to_list(),
+        )
 
 
 def open_gateway(settings: Settings | None = None) -> Gateway:

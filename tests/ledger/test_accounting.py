@@ -19,6 +19,7 @@ from custodes.ledger.accounting import (
     KIND_BATCH,
     KIND_DECISION,
     KIND_EVENT,
+    DecisionColumns,
     DecisionEncoder,
     _Hmac,
     batch_key,
@@ -98,12 +99,14 @@ def test_commitment_is_hmac_sha256_of_the_nine_digits() -> None:
 
 @pytest.mark.parametrize("secret", [b"", bytes(range(32)), bytes(64), bytes(range(100))])
 def test_the_fast_hmac_is_hmac_sha256(secret: bytes) -> None:
-    assert _Hmac(secret).digest(b"123456789") == hmac.new(secret, b"123456789", hashlib.sha256).digest()
+    messages = [b"123456789", b"", bytes(range(200))]
+    assert _Hmac(secret).digests(messages) == [hmac.new(secret, m, hashlib.sha256).digest() for m in messages]
 
 
 def test_decision_encoder_matches_canonical_json() -> None:
     d = decision("B1", 7)
-    ((index, kind, rkey, tkey, data),), (leaf,) = DecisionEncoder(SECRET, "B1").encode([d], 41)
+    encoded = DecisionEncoder(SECRET, "B1").encode([d], 41)
+    ((index, kind, rkey, tkey, data),), (leaf,) = list(encoded.rows()), encoded.leaves
     assert (index, leaf) == (41, leaf_hash(data))
     assert data == canonical_json(reference_fields(d, SECRET))
     assert (kind, rkey) == (KIND_DECISION, request_key("B1", d.request_id))
@@ -117,9 +120,18 @@ def test_decision_encoder_accepts_enums_dashed_tins_and_no_tin() -> None:
     plain = replace(d, outcome="match", tin="000000001")
     encoder = DecisionEncoder(SECRET, "B1")
     assert encoder.encode([d], 0) == encoder.encode([plain], 0)
-    ((_, _, _, tkey, data),), _ = encoder.encode([replace(d, tin=None)], 0)
+    ((_, _, _, tkey, data),) = encoder.encode([replace(d, tin=None)], 0).rows()
     assert tkey is None
     assert json.loads(data)["taxpayer"] is None
+
+
+def test_decisions_given_one_by_one_may_differ_in_time() -> None:
+    later = replace(decision("B1", 2), at=AT + timedelta(seconds=1))
+    decisions = [decision("B1", 0), decision("B1", 1), later, decision("B1", 3)]
+    encoded = DecisionEncoder(SECRET, "B1").encode(decisions, 10)
+    assert [index for index, *_ in encoded.rows()] == [10, 11, 12, 13]
+    assert encoded.entries == [canonical_json(reference_fields(d, SECRET)) for d in decisions]
+    assert json.loads(encoded.entries[2])["at"] == "2026-11-25T09:30:01.000000Z"
 
 
 _text = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
@@ -142,7 +154,7 @@ _text = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
     )
 )
 def test_any_decision_encodes_to_its_canonical_json(d: DecisionEntry) -> None:
-    ((_, _, _, _, data),), _ = DecisionEncoder(SECRET, "B").encode([d], 0)
+    (data,) = DecisionEncoder(SECRET, "B").encode([d], 0).entries
     assert data == canonical_json(reference_fields(d, SECRET))
     assert json.loads(data) == json.loads(canonical_json(reference_fields(d, SECRET)))
 
@@ -150,7 +162,7 @@ def test_any_decision_encodes_to_its_canonical_json(d: DecisionEntry) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"batch_id": "other"}, "belongs to batch"),
+        ({"batch_id": "other"}, "belong to batch .other. cannot be logged in batch .B1."),
         ({"agency": 5}, "agency must be a string"),
         ({"reason": None}, "reason must be a string"),
         ({"disclosed_sha256": "ABC"}, "64 lowercase hex"),
@@ -166,6 +178,86 @@ def test_decision_encoder_refuses_bad_fields(change: dict[str, object], message:
     bad = replace(decision("B1", 1), **change)  # type: ignore[arg-type]
     with pytest.raises(LedgerError, match=message):
         DecisionEncoder(SECRET, "B1").encode([bad], 0)
+
+
+_decision_rows = st.lists(
+    st.tuples(
+        _text,
+        st.sampled_from(["match", "no_match", "refused", "ambiguous"]),
+        _text,
+        st.binary(min_size=32, max_size=32).map(bytes.hex),
+        st.none() | st.from_regex(r"[0-9]{3}-?[0-9]{2}-?[0-9]{4}", fullmatch=True),
+    ),
+    max_size=12,
+)
+
+
+def _columns(rows: list[tuple[str, str, str, str, str | None]], batch: str = "B") -> DecisionColumns:
+    return DecisionColumns(
+        batch_id=batch,
+        agency="Department of Homeland Security",
+        basis="26 USC 6103(i)(2)",
+        profile="verify_only",
+        at=AT,
+        request_ids=[row[0] for row in rows],
+        outcomes=[row[1] for row in rows],
+        reasons=[row[2] for row in rows],
+        disclosed_sha256=[row[3] for row in rows],
+        tins=[row[4] for row in rows],
+    )
+
+
+@settings(max_examples=150, deadline=None)
+@given(_decision_rows, st.integers(min_value=0, max_value=1 << 40))
+def test_decision_columns_encode_each_row_to_its_canonical_json(
+    rows: list[tuple[str, str, str, str, str | None]], first: int
+) -> None:
+    columns = _columns(rows)
+    encoded = DecisionEncoder(SECRET, "B").encode_columns(columns, first)
+    assert encoded.first_index == first
+    assert len(encoded.entries) == len(encoded.leaves) == len(rows)
+    stored = list(encoded.rows())
+    for i, (request_id, outcome, reason, disclosed, tin) in enumerate(rows):
+        d = DecisionEntry("B", request_id, columns.agency, columns.basis, outcome, reason,
+                          columns.profile, disclosed, tin, AT)  # fmt: skip
+        index, kind, rkey, tkey, data = stored[i]
+        assert data == canonical_json(reference_fields(d, SECRET))
+        assert (index, kind, encoded.leaves[i]) == (first + i, KIND_DECISION, leaf_hash(data))
+        assert rkey == request_key("B", request_id)
+        assert tkey == (None if tin is None else lookup_key(commitment(SECRET, tin)))
+
+
+def test_decision_columns_slice_into_rows() -> None:
+    rows = [(f"R{i}", "no_match", "no_candidate", "ab" * 32, None) for i in range(5)]
+    part = _columns(rows).rows(1, 3)
+    assert (len(part), list(part.request_ids)) == (2, ["R1", "R2"])
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"tins": [None, "12"]}, "9 digits"),
+        ({"tins": [None, 123456789]}, "tin must be a string or null"),
+        ({"request_ids": ["R0", 1]}, "request_id must be a string"),
+        ({"request_ids": ["R0", "\udc80"]}, "not valid Unicode"),
+        ({"disclosed_sha256": ["ab" * 32, "AB" * 32]}, "64 lowercase hex"),
+        ({"disclosed_sha256": ["ab" * 32, "ab" * 31]}, "64 lowercase hex"),
+        ({"disclosed_sha256": ["ab" * 32, None]}, "64 lowercase hex"),
+        ({"outcomes": ["match", ["x"]]}, "outcome and reason must be strings"),
+        ({"reasons": ["matched", None]}, "reason must be a string"),
+        ({"profile": None}, "profile must be a string"),
+        ({"agency": "\udc80"}, "not valid Unicode"),
+    ],
+)
+def test_decision_columns_refuse_bad_fields(change: dict[str, object], message: str) -> None:
+    good = replace(_columns([("R0", "match", "matched", "ab" * 32, "123456789")] * 2), **change)  # type: ignore[arg-type]
+    with pytest.raises(LedgerError, match=message):
+        DecisionEncoder(SECRET, "B").encode_columns(good, 0)
+
+
+def test_decision_columns_must_have_one_length() -> None:
+    with pytest.raises(LedgerError, match="differ in length"):
+        replace(_columns([("R0", "match", "matched", "ab" * 32, None)]), tins=[])
 
 
 def test_mappings_get_type_version_commitment_and_keys() -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, Engine, text
 
 from custodes.ledger import LedgerKeys, append_batch, append_event, audit_log, store
+from custodes.ledger.accounting import EntryRow
 from custodes.ledger.checkpoint import sign_checkpoint
 from custodes.ledger.hasher import leaf_hashes
 from custodes.ledger.tree import RightEdge
@@ -214,3 +215,28 @@ def test_full_upper_tiles_are_checked_too(sqlite_engine: Engine, keys: LedgerKey
         768,
         "stored tile 1/0 does not match the entries from 768 on",
     )
+
+
+def test_a_batch_committed_during_the_audit_is_not_mistaken_for_tampering(
+    log: Engine, keys: LedgerKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    read_rows = store.iter_entry_rows
+
+    def commit_meanwhile(conn: Connection) -> Iterator[list[EntryRow]]:
+        # The checkpoints are read; now the gateway commits another batch.
+        name = f"B{len(appended) + 3}"
+        with log.begin() as other:
+            append_batch(other, keys, batch_entry(name), [decision(name, 0)])
+        appended.append(1)
+        return read_rows(conn)
+
+    monkeypatch.setattr(store, "iter_entry_rows", commit_meanwhile)
+    appended: list[int] = []
+    with store.snapshot(log) as conn:
+        result = audit_log(conn, keys.verifier)
+    assert (result.ok, result.entries, result.problem) == (True, 606, None)
+    # Without one snapshot the audit sees entries its checkpoints (read before) do not cover.
+    with log.connect() as conn:
+        result = audit_log(conn, keys.verifier)
+    assert (result.ok, result.first_bad_index) == (False, 608)
+    assert "not covered by any checkpoint" in (result.problem or "")

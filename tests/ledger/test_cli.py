@@ -14,7 +14,6 @@ from typer.testing import CliRunner
 from custodes.ledger import LedgerKeys, append_batch, append_event, load_keys, verify
 from custodes.ledger import cli as ledger_cli
 from custodes.ledger import publish as publish_module
-from custodes.ledger.keys import key_dir
 from custodes.ledger.note import verifier_for
 from custodes.ledger.verify import ALG_COSIGNATURE_V1, open_note, parse_vkey
 from custodes.ledger.witness import Submission, Witness, WitnessStore
@@ -148,9 +147,13 @@ def test_publish_reaches_a_quorum(env: dict[str, str], home: Path, monkeypatch: 
         return Submission(reply.status, reply.body)
 
     monkeypatch.setattr(publish_module, "submit", send)
-    (key_dir(home) / "witnesses").write_text(f"quorum 1\n{witness.verifier.vkey} https://w.example/\n")
+    with (home / "custodes.toml").open("a") as toml:
+        toml.write(
+            f'[witnessing]\nquorum = 1\nwitnesses = [{{key = "{witness.verifier.vkey}", url = "https://w.example/"}}]\n'
+        )
     code, stdout, _ = invoke(ledger_cli.ledger_app, ["publish"], env)
     assert (code, "final: 1 cosignatures" in stdout) == (0, True)
+    assert "cosigned 3 checkpoint(s), up to tree size 48" in stdout
     code, note, _ = invoke(ledger_cli.ledger_app, ["checkpoint"], env)
     assert len(open_note(note.encode(), [keys.verifier, witness.verifier]).signatures) == 2
 
@@ -159,13 +162,13 @@ def test_publish_without_a_quorum_fails(
     env: dict[str, str], home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(publish_module, "submit", lambda _url, _body: Submission(503, "down"))
-    vkey = verifier_for("oversight.test/w", Ed25519PrivateKey.generate(), ALG_COSIGNATURE_V1).vkey
-    witnesses = home / "mine.txt"
-    witnesses.write_text(f"{vkey} https://w.example\n")
-    code, _, stderr = invoke(ledger_cli.ledger_app, ["publish", "--witnesses", str(witnesses)], env)
-    assert (code, "not final" in stderr) == (1, True)
     code, _, stderr = invoke(ledger_cli.ledger_app, ["publish"], env)
-    assert (code, "cannot read the witnesses file" in stderr) == (1, True)
+    assert (code, "no witnesses are configured" in stderr) == (1, True)
+    vkey = verifier_for("oversight.test/w", Ed25519PrivateKey.generate(), ALG_COSIGNATURE_V1).vkey
+    code, _, stderr = invoke(
+        ledger_cli.ledger_app, ["publish"], {**env, "CUSTODES_WITNESSES": f"{vkey} https://w.example"}
+    )
+    assert (code, "not final" in stderr) == (1, True)
 
 
 def test_a_store_without_ledger_tables_says_run_init(tmp_path: Path) -> None:
@@ -191,6 +194,27 @@ def test_servers_get_their_apps(env: dict[str, str], home: Path, monkeypatch: py
     code, _, stderr = invoke(ledger_cli.witness_app, ["--name", "oversight.test/w", "--log", "nonsense"], env)
     assert code == 1
     assert "malformed verifier key" in stderr
+    code, _, stderr = invoke(ledger_cli.witness_app, [], env)
+    assert (code, "needs a name and at least one log key" in stderr) == (1, True)
+
+
+def test_the_witness_server_reads_its_settings(
+    env: dict[str, str], home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started: list[object] = []
+    monkeypatch.setattr("uvicorn.run", lambda app, **_: started.append(app))
+    vkey = _vkey(env)
+    with (home / "custodes.toml").open("a") as toml:
+        toml.write(f'[witness]\nname = "oversight.test/w"\nlogs = ["{vkey}"]\nstate_dir = "{home / "ws"}"\n')
+    code, _, stderr = invoke(ledger_cli.witness_app, [], env)
+    assert code == 0, stderr
+    assert "witness oversight.test/w: cosignature key oversight.test/w+" in stderr
+    assert (home / "ws" / "witness.key").stat().st_mode & 0o777 == 0o600
+    code, _, stderr = invoke(ledger_cli.witness_app, [], {**env, "CUSTODES_WITNESS_NAME": "other.test/w"})
+    assert (code, "holds the key of witness 'oversight.test/w'" in stderr) == (1, True)
+    (home / "custodes.toml").write_text('[witness]\nlogs = "not a list"\n')
+    code, _, stderr = invoke(ledger_cli.witness_app, [], env)
+    assert (code, "[witness] logs must be a list of strings" in stderr) == (1, True)
 
 
 def test_every_command_is_documented() -> None:

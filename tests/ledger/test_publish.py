@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
@@ -11,17 +11,17 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Engine
 
+from custodes.config import WitnessingConfig, WitnessPeer
 from custodes.errors import LedgerError
-from custodes.ledger import LedgerKeys, append_batch, store
+from custodes.ledger import LedgerKeys, append_batch, append_event, store
 from custodes.ledger.note import verifier_for
-from custodes.ledger.publish import cosigned_note, publish
+from custodes.ledger.publish import configured_witnesses, cosigned_note, publish
 from custodes.ledger.verify import ALG_COSIGNATURE_V1, open_note
 from custodes.ledger.witness import (
     Submission,
     Witness,
     WitnessConfig,
     WitnessStore,
-    parse_witnesses,
     submit,
 )
 
@@ -34,7 +34,7 @@ def _witness(tmp_path: Path, name: str, keys: LedgerKeys) -> Witness:
     )
 
 
-def _local(witnesses: dict[str, Witness]) -> object:
+def _local(witnesses: dict[str, Witness]) -> Callable[[str, bytes], Submission]:
     def send(url: str, body: bytes) -> Submission:
         reply = witnesses[url].add_checkpoint(body)
         return Submission(reply.status, reply.body)
@@ -56,10 +56,10 @@ def test_a_quorum_of_cosignatures_makes_a_checkpoint_final(
 ) -> None:
     witnesses = {f"http://w{i}": _witness(tmp_path, f"oversight.test/w{i}", keys) for i in range(3)}
     _append(engine, keys, "B1", 10)
-    first = publish(engine, keys.origin, _config(witnesses), 2, _local(witnesses))  # type: ignore[arg-type]
-    assert (first.final, first.cosigners, [o.cosigned for o in first.outcomes]) == (True, 3, [True] * 3)
+    first = publish(engine, keys.origin, _config(witnesses), 2, send=_local(witnesses))
+    assert (first.final, first.cosigners, [o.current for o in first.outcomes]) == (True, 3, [True] * 3)
     _append(engine, keys, "B2", 300)
-    second = publish(engine, keys.origin, _config(witnesses), 3, _local(witnesses))  # type: ignore[arg-type]
+    second = publish(engine, keys.origin, _config(witnesses), 3, send=_local(witnesses))
     assert second.final
     note = cosigned_note(engine, keys.origin)
     opened = open_note(note.encode(), [keys.verifier, *(w.verifier for w in witnesses.values())])
@@ -73,11 +73,11 @@ def test_publishing_recovers_when_a_witness_knows_a_newer_size(
     witness = _witness(tmp_path, "oversight.test/w", keys)
     witnesses = {"http://w": witness}
     _append(engine, keys, "B1", 5)
-    publish(engine, keys.origin, _config(witnesses), 1, _local(witnesses))  # type: ignore[arg-type]
+    publish(engine, keys.origin, _config(witnesses), 1, send=_local(witnesses))
     with engine.begin() as conn:
         conn.execute(store.cosignatures.delete())  # we lost track of what it cosigned
     _append(engine, keys, "B2", 5)
-    result = publish(engine, keys.origin, _config(witnesses), 1, _local(witnesses))  # type: ignore[arg-type]
+    result = publish(engine, keys.origin, _config(witnesses), 1, send=_local(witnesses))
     assert result.final, result.outcomes
 
 
@@ -107,7 +107,7 @@ def test_refusals_and_bad_cosignatures_do_not_count(engine: Engine, keys: Ledger
             "http://ahead",
         ),
     ]
-    result = publish(engine, keys.origin, configs, 1, send)
+    result = publish(engine, keys.origin, configs, 1, send=send)
     messages = [o.message for o in result.outcomes]
     assert not result.final
     assert "HTTP 403" in messages[0]
@@ -115,21 +115,102 @@ def test_refusals_and_bad_cosignatures_do_not_count(engine: Engine, keys: Ledger
     assert "beyond our log" in messages[2]
 
 
-def test_witnesses_files_are_parsed_strictly() -> None:
-    vkey = verifier_for("oversight.test/w", Ed25519PrivateKey.generate(), ALG_COSIGNATURE_V1).vkey
-    configs, quorum = parse_witnesses(f"# ours\nquorum 1\n{vkey} https://w.example/\n\n")
-    assert (quorum, configs[0].url, configs[0].verifier.vkey) == (1, "https://w.example", vkey)
-    assert parse_witnesses(f"{vkey} https://a\n{vkey} https://b\n")[1] == 2
-    log_key = verifier_for("log", Ed25519PrivateKey.generate()).vkey
-    for text, message in [
-        (f"{log_key} https://a\n", "line 1: .*type 0x04"),
-        (f"{vkey}\n", "line 1: expected"),
-        ("quorum x\n", "line 1"),
-        (f"quorum 2\n{vkey} https://a\n", "quorum 2 needs"),
-        ("", "quorum 0 needs"),
-    ]:
-        with pytest.raises(LedgerError, match=message):
-            parse_witnesses(text)
+def _cosigned_sizes(engine: Engine, witness: Witness) -> list[int]:
+    with engine.connect() as conn:
+        notes = store.all_checkpoint_notes(conn)
+        return [size for size, _, _ in notes if witness.name in store.cosignature_lines(conn, size)]
+
+
+def test_every_checkpoint_not_yet_cosigned_is_delivered_oldest_first(
+    engine: Engine, keys: LedgerKeys, tmp_path: Path
+) -> None:
+    witness = _witness(tmp_path, "oversight.test/w", keys)
+    witnesses = {"http://w": witness}
+    sent: list[bytes] = []
+
+    def send(url: str, body: bytes) -> Submission:
+        sent.append(body)
+        return _local(witnesses)(url, body)
+
+    for batch, count in (("B1", 10), ("B2", 300), ("B3", 1)):
+        _append(engine, keys, batch, count)
+    result = publish(engine, keys.origin, _config(witnesses), 1, send=send)
+    assert result.final
+    (outcome,) = result.outcomes
+    assert (outcome.cosigned, outcome.skipped, outcome.current) == ((11, 312, 314), 0, True)
+    assert [body.split(b"\n", 1)[0] for body in sent] == [b"old 0", b"old 11", b"old 312"]
+    assert _cosigned_sizes(engine, witness) == [11, 312, 314]
+    # Each checkpoint, as handed out with its batch, now verifies with the witness's cosignature.
+    with engine.connect() as conn:
+        for size, _, note in store.all_checkpoint_notes(conn):
+            line = store.cosignature_lines(conn, size)[witness.name]
+            opened = open_note((note + line).encode(), [keys.verifier, witness.verifier])
+            assert len(opened.signatures) == 2
+    with engine.begin() as conn:
+        append_event(conn, keys, {"event": "suspension"})
+    _append(engine, keys, "B4", 2)
+    again = publish(engine, keys.origin, _config(witnesses), 1, send=send)
+    assert again.outcomes[0].cosigned == (315, 318)
+    idle = publish(engine, keys.origin, _config(witnesses), 1, send=send)
+    assert (idle.final, idle.outcomes[0].cosigned, idle.outcomes[0].message) == (
+        True,
+        (),
+        "had already cosigned the newest checkpoint",
+    )
+
+
+def test_checkpoints_a_witness_has_moved_past_are_skipped(
+    engine: Engine, keys: LedgerKeys, tmp_path: Path
+) -> None:
+    witness = _witness(tmp_path, "oversight.test/w", keys)
+    witnesses = {"http://w": witness}
+    _append(engine, keys, "B1", 3)
+    _append(engine, keys, "B2", 3)
+    publish(engine, keys.origin, _config(witnesses), 1, send=_local(witnesses))
+    with engine.begin() as conn:
+        conn.execute(store.cosignatures.delete())  # we lost track of what it cosigned
+    _append(engine, keys, "B3", 3)
+    result = publish(engine, keys.origin, _config(witnesses), 1, send=_local(witnesses))
+    (outcome,) = result.outcomes
+    # Size 4 can no longer be submitted (the witness is at 8); 8 is resubmitted at its own size.
+    assert (outcome.cosigned, outcome.skipped, result.final) == ((8, 12), 1, True)
+    assert "1 it had already passed" in outcome.message
+
+
+def test_a_refusal_midway_keeps_what_was_cosigned(engine: Engine, keys: LedgerKeys, tmp_path: Path) -> None:
+    witness = _witness(tmp_path, "oversight.test/w", keys)
+    calls: list[int] = []
+
+    def flaky(url: str, body: bytes) -> Submission:
+        calls.append(1)
+        if len(calls) == 2:
+            return Submission(503, "overloaded")
+        reply = witness.add_checkpoint(body)
+        return Submission(reply.status, reply.body)
+
+    for batch in ("B1", "B2", "B3"):
+        _append(engine, keys, batch, 2)
+    result = publish(engine, keys.origin, _config({"http://w": witness}), 1, send=flaky)
+    (outcome,) = result.outcomes
+    assert (outcome.cosigned, outcome.current, result.final) == ((3,), False, False)
+    assert outcome.message == "refused tree size 6 with HTTP 503: overloaded (after cosigning 1)"
+    retry = publish(engine, keys.origin, _config({"http://w": witness}), 1, send=flaky)
+    assert (retry.outcomes[0].cosigned, retry.final) == ((6, 9), True)
+
+
+def test_the_settings_name_the_witnesses_and_the_quorum() -> None:
+    first = verifier_for("oversight.test/w1", Ed25519PrivateKey.generate(), ALG_COSIGNATURE_V1)
+    second = verifier_for("oversight.test/w2", Ed25519PrivateKey.generate(), ALG_COSIGNATURE_V1)
+    peers = (WitnessPeer(first.vkey, "https://w1.example"), WitnessPeer(second.vkey, "https://w2.example"))
+    witnesses, quorum = configured_witnesses(WitnessingConfig(peers))
+    assert ([w.verifier.vkey for w in witnesses], [w.url for w in witnesses], quorum) == (
+        [first.vkey, second.vkey],
+        ["https://w1.example", "https://w2.example"],
+        2,
+    )
+    assert configured_witnesses(WitnessingConfig(peers, quorum=1))[1] == 1
+    with pytest.raises(LedgerError, match="no witnesses are configured"):
+        configured_witnesses(WitnessingConfig())
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 from alembic import command
@@ -12,13 +13,16 @@ from sqlalchemy import Engine, event, inspect
 
 from custodes.errors import LedgerError
 from custodes.ledger import (
+    DecisionColumns,
     DecisionEntry,
     LedgerKeys,
     append_batch,
     append_event,
     audit_log,
     latest_checkpoint,
+    prove_request,
     store,
+    writer,
 )
 from custodes.ledger.verify import verify_checkpoint
 from custodes.store import connect, upgrade
@@ -47,6 +51,36 @@ def test_a_batch_is_appended_sealed_and_signed(engine: Engine, keys: LedgerKeys)
     with engine.connect() as conn:
         assert latest_checkpoint(conn, keys.origin) == checkpoint
         assert store.head_size(conn) == 601
+
+
+def test_decision_columns_append_the_same_log_as_decision_objects(
+    engine: Engine, keys: LedgerKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(writer, "CHUNK", 7)  # several chunks, the last one partial
+    objects = [decision("B1", i, tin=None if i % 3 == 0 else "default") for i in range(20)]
+    columns = DecisionColumns(
+        batch_id="B1",
+        agency=objects[0].agency,
+        basis=objects[0].basis,
+        profile=objects[0].profile,
+        at=objects[0].at,
+        request_ids=[d.request_id for d in objects],
+        outcomes=[d.outcome for d in objects],
+        reasons=[d.reason for d in objects],
+        disclosed_sha256=[d.disclosed_sha256 for d in objects],
+        tins=[d.tin for d in objects],
+    )
+    with engine.begin() as conn:
+        append_batch(conn, keys, batch_entry("B1"), columns)
+        checkpoint = append_batch(conn, keys, batch_entry("B2"), [replace(d, batch_id="B2") for d in objects])
+    stored = _entries(engine)
+    assert [json.loads(e) for e in stored[:20]] == [
+        {**json.loads(e), "batch_id": "B1"} for e in stored[21:41]
+    ]
+    assert checkpoint.root_hash == mth(stored)
+    with engine.connect() as conn:
+        assert audit_log(conn, keys.verifier).ok
+        assert prove_request(conn, keys.origin, "B1", "R0000013")["leaf_index"] == 13
 
 
 def test_batches_and_events_accumulate(engine: Engine, keys: LedgerKeys) -> None:
@@ -145,6 +179,8 @@ def test_an_entry_already_at_the_next_index_is_reported_as_a_race(engine: Engine
         append_event(conn, keys, {"event": "x"})
     with pytest.raises(LedgerError, match="at the same time"), engine.begin() as conn:
         append_batch(conn, keys, batch_entry("B"), [])
+    with pytest.raises(LedgerError, match="at the same time"), engine.begin() as conn:
+        append_batch(conn, keys, batch_entry("B"), [decision("B", 0)])
 
 
 def test_the_head_row_must_exist(engine: Engine, keys: LedgerKeys) -> None:

@@ -22,13 +22,12 @@ import sqlite3
 import statistics
 import tempfile
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Engine
 
-from custodes.ledger import DecisionEntry, LedgerKeys, append_batch, create_keys, load_keys, prove_index
+from custodes.ledger import DecisionColumns, LedgerKeys, append_batch, create_keys, load_keys, prove_index
 from custodes.ledger.proof import consistency_proof, inclusion_proof
 from custodes.ledger.store import StoredTiles
 from custodes.store import connect, upgrade
@@ -36,22 +35,21 @@ from custodes.store import connect, upgrade
 ORIGIN = "bench.custodes.example/log"
 
 
-def decisions(batch: str, count: int, at: datetime) -> Iterator[DecisionEntry]:
-    """Realistic decisions: three in four matched (with a TIN), the rest without one."""
-    for i in range(count):
-        matched = i % 4 != 0
-        yield DecisionEntry(
-            batch_id=batch,
-            request_id=f"{batch}-R{i:08d}",
-            agency="Department of Homeland Security",
-            basis="26 USC 6103(i)(2)",
-            outcome="match" if matched else "no_match",
-            reason="matched" if matched else "no_candidate",
-            profile="verify_only",
-            disclosed_sha256=hashlib.sha256(f"{batch}/{i}".encode()).hexdigest(),
-            tin=f"{(i * 7919) % 1_000_000_000:09d}" if matched else None,
-            at=at,
-        )
+def decisions(batch: str, count: int, at: datetime) -> DecisionColumns:
+    """Realistic decisions, as the gateway hands them over: three in four matched (with a TIN)."""
+    matched = [i % 4 != 0 for i in range(count)]
+    return DecisionColumns(
+        batch_id=batch,
+        agency="Department of Homeland Security",
+        basis="26 USC 6103(i)(2)",
+        profile="verify_only",
+        at=at,
+        request_ids=[f"{batch}-R{i:08d}" for i in range(count)],
+        outcomes=["match" if m else "no_match" for m in matched],
+        reasons=["matched" if m else "no_candidate" for m in matched],
+        disclosed_sha256=[hashlib.sha256(f"{batch}/{i}".encode()).hexdigest() for i in range(count)],
+        tins=[f"{(i * 7919) % 1_000_000_000:09d}" if m else None for i, m in enumerate(matched)],
+    )
 
 
 def _batch_entry(batch: str, at: datetime) -> dict[str, object]:
@@ -68,7 +66,7 @@ def _batch_entry(batch: str, at: datetime) -> dict[str, object]:
 def _append(engine: Engine, keys: LedgerKeys, batch: str, count: int) -> dict[str, float]:
     at = datetime.now(UTC)
     # Built beforehand, as the gateway hands over a list: only the append is timed.
-    batch_decisions = list(decisions(batch, count, at))
+    batch_decisions = decisions(batch, count, at)
     started = time.perf_counter()
     with engine.begin() as conn:
         checkpoint = append_batch(conn, keys, _batch_entry(batch, at), batch_decisions)

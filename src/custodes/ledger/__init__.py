@@ -5,7 +5,7 @@ and ``append_event``. Overseers check what it produces with ``custodes.ledger.ve
 which stands alone. See docs/ledger.md.
 """
 
-from custodes.ledger.accounting import DecisionEntry, canonical_json, commitment
+from custodes.ledger.accounting import DecisionColumns, DecisionEntry, canonical_json, commitment
 from custodes.ledger.audit import AuditResult, audit_log
 from custodes.ledger.checkpoint import SignedCheckpoint
 from custodes.ledger.keys import LedgerKeys, create_keys, load_keys
@@ -20,6 +20,7 @@ from custodes.ledger.writer import append_batch, append_event
 
 __all__ = [
     "AuditResult",
+    "DecisionColumns",
     "DecisionEntry",
     "LedgerKeys",
     "SignedCheckpoint",

@@ -12,9 +12,12 @@ import hashlib
 import hmac
 import json
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from itertools import count, groupby, repeat
+
+import numpy as np
 
 from custodes.errors import LedgerError
 
@@ -24,7 +27,6 @@ MAX_ENTRY_SIZE = 65535
 
 _MAX_INT = (1 << 53) - 1
 _SHA256_HEX = re.compile(r"[0-9a-f]{64}")
-_is_sha256_hex = _SHA256_HEX.fullmatch
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 RESERVED_KEYS = frozenset({"type", "v", "taxpayer"})
@@ -109,7 +111,7 @@ class _Hmac:
     """HMAC-SHA256 with the keyed inner and outer states computed once (RFC 2104).
 
     ``hmac.digest`` re-keys on every call; copying the two keyed SHA-256 states is
-    about twice as fast, which matters at a million commitments per batch.
+    about three times as fast, which matters at a million commitments per batch.
     """
 
     def __init__(self, key: bytes) -> None:
@@ -119,12 +121,26 @@ class _Hmac:
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in key))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in key))
 
-    def digest(self, message: bytes) -> bytes:
-        inner = self._inner.copy()
-        inner.update(message)
-        outer = self._outer.copy()
-        outer.update(inner.digest())
-        return outer.digest()
+    def digests(self, messages: Iterable[bytes]) -> list[bytes]:
+        """The HMAC of every message, in order."""
+        return hash_all(self._outer, hash_all(self._inner, messages))
+
+
+def hash_all(state: hashlib._Hash, messages: Iterable[bytes]) -> list[bytes]:
+    """SHA-256 of ``state``'s input followed by each message, for every message in order."""
+    # Copying a primed state beats hashing prefix + message: no concatenation, no new object.
+    out: list[bytes] = []
+    add, copy = out.append, state.copy
+    for message in messages:
+        hashed = copy()
+        hashed.update(message)
+        add(hashed.digest())
+    return out
+
+
+def lookup_keys(digests: Sequence[bytes]) -> list[int]:
+    """``lookup_key`` of every digest (all 32 bytes long), at once."""
+    return np.frombuffer(b"".join(digests), ">i8")[::HASH_WORDS].tolist()  # type: ignore[no-any-return]
 
 
 def lookup_key(digest: bytes) -> int:
@@ -192,88 +208,211 @@ def entry_taxpayer_key(entry: Mapping[str, object]) -> int | None:
     return lookup_key(bytes.fromhex(taxpayer))
 
 
-class DecisionEncoder:
-    """Encodes the decisions of one batch to canonical entries, fast.
+@dataclass(frozen=True)
+class DecisionColumns:
+    """The decisions of one batch as columns, the form the gateway holds them in.
 
-    The JSON text around the three per-request values (disclosed hash, request id,
-    taxpayer) depends only on a few repeated fields, so it is built once per combination.
+    A batch has one agency, basis, disclosure profile and decision time; every other field
+    is one sequence, all of the same length, in request order.
+    """
+
+    batch_id: str
+    agency: str
+    basis: str
+    profile: str
+    at: datetime
+    request_ids: Sequence[str]
+    outcomes: Sequence[str]
+    reasons: Sequence[str]
+    disclosed_sha256: Sequence[str]
+    """SHA-256 (hex) of exactly what was disclosed for each request."""
+    tins: Sequence[str | None]
+    """The matched taxpayer's TIN per request, or None; it enters the log only as a commitment."""
+
+    def __post_init__(self) -> None:
+        lengths = {
+            name: len(getattr(self, name))
+            for name in ("request_ids", "outcomes", "reasons", "disclosed_sha256", "tins")
+        }
+        if len(set(lengths.values())) > 1:
+            raise LedgerError(f"the decision columns differ in length: {lengths}")
+
+    def __len__(self) -> int:
+        return len(self.request_ids)
+
+    def rows(self, start: int, stop: int) -> DecisionColumns:
+        """The decisions ``[start, stop)`` of the batch."""
+        return replace(
+            self,
+            request_ids=self.request_ids[start:stop],
+            outcomes=self.outcomes[start:stop],
+            reasons=self.reasons[start:stop],
+            disclosed_sha256=self.disclosed_sha256[start:stop],
+            tins=self.tins[start:stop],
+        )
+
+
+@dataclass(frozen=True)
+class EncodedDecisions:
+    """Consecutive decision entries ready to store: their row columns and leaf hashes."""
+
+    first_index: int
+    request_keys: list[int]
+    taxpayer_keys: list[int | None]
+    entries: list[bytes]
+    leaves: list[bytes]
+
+    def rows(self) -> Iterator[EntryRow]:
+        """The stored rows (index, kind, request key, taxpayer key, entry bytes)."""
+        return zip(
+            count(self.first_index),
+            repeat(KIND_DECISION),
+            self.request_keys,
+            self.taxpayer_keys,
+            self.entries,
+            strict=False,
+        )
+
+    def extend(self, other: EncodedDecisions) -> None:
+        """Append the entries that follow these."""
+        self.request_keys.extend(other.request_keys)
+        self.taxpayer_keys.extend(other.taxpayer_keys)
+        self.entries.extend(other.entries)
+        self.leaves.extend(other.leaves)
+
+
+_ESCAPED = bytes(range(0x20)) + b'"\\'
+"""The bytes of the characters ``_dumps`` escapes: control characters, quote, backslash."""
+_HEX_DIGITS = b"0123456789abcdef"
+_LEAF_STATE = hashlib.sha256(b"\x00")
+"""RFC 6962 leaf hashing, primed with the leaf prefix."""
+HASH_WORDS = 4
+"""64-bit words in a SHA-256 digest."""
+
+
+def _constants(d: DecisionEntry) -> tuple[object, ...]:
+    return (d.batch_id, d.agency, d.basis, d.profile, d.at)
+
+
+class DecisionEncoder:
+    """Encodes the decisions of one batch to canonical entries, a column at a time.
+
+    Each entry equals ``canonical_json`` of the decision's fields. Its JSON text around the
+    per-request values depends only on the batch's constants and the (outcome, reason)
+    pair, so it is built once; the per-request work is the taxpayer commitment, string
+    joins and two SHA-256 hashes (the leaf and the request key), with no per-row objects.
     """
 
     def __init__(self, secret: bytes, batch_id: str) -> None:
         self._hmac = _Hmac(secret)
         self._batch_id = batch_id
-        self._prefix = b"request\x00" + batch_id.encode("utf-8", "surrogatepass") + b"\x00"
-        self._heads: dict[tuple[object, ...], str] = {}
-        self._middles: dict[tuple[object, ...], str] = {}
+        self._request_state = hashlib.sha256(
+            b"request\x00" + batch_id.encode("utf-8", "surrogatepass") + b"\x00"
+        )
 
-    def _head(self, d: DecisionEntry) -> str:
-        if d.batch_id != self._batch_id:
-            raise LedgerError(
-                f"decision {d.request_id!r} belongs to batch {d.batch_id!r}, not {self._batch_id!r}"
+    def encode(self, decisions: Sequence[DecisionEntry], first_index: int) -> EncodedDecisions:
+        """Encode decisions given one object each (runs sharing the batch's constants at once)."""
+        out = EncodedDecisions(first_index, [], [], [], [])
+        index = first_index
+        for (batch_id, agency, basis, profile, at), group in groupby(decisions, key=_constants):
+            run = list(group)
+            columns = DecisionColumns(
+                batch_id=batch_id,  # type: ignore[arg-type]
+                agency=agency,  # type: ignore[arg-type]
+                basis=basis,  # type: ignore[arg-type]
+                profile=profile,  # type: ignore[arg-type]
+                at=at,  # type: ignore[arg-type]
+                request_ids=[d.request_id for d in run],
+                outcomes=[d.outcome for d in run],
+                reasons=[d.reason for d in run],
+                disclosed_sha256=[d.disclosed_sha256 for d in run],
+                tins=[d.tin for d in run],
             )
-        fields = {"agency": d.agency, "basis": d.basis, "batch_id": d.batch_id}
+            out.extend(self.encode_columns(columns, index))
+            index += len(run)
+        return out
+
+    def _head(self, columns: DecisionColumns) -> str:
+        if columns.batch_id != self._batch_id:
+            raise LedgerError(
+                f"decisions that belong to batch {columns.batch_id!r} cannot be logged "
+                f"in batch {self._batch_id!r}"
+            )
+        fields = {"agency": columns.agency, "basis": columns.basis, "profile": columns.profile}
         _require_strings(fields)
         return (
-            f'{{"agency":{_dumps(d.agency)},"at":{_dumps(format_time(d.at))},'
-            f'"basis":{_dumps(d.basis)},"batch_id":{_dumps(d.batch_id)},"disclosed_sha256":"'
+            f'{{"agency":{_dumps(columns.agency)},"at":{_dumps(format_time(columns.at))},'
+            f'"basis":{_dumps(columns.basis)},"batch_id":{_dumps(columns.batch_id)},"disclosed_sha256":"'
         )
 
     @staticmethod
-    def _middle(d: DecisionEntry) -> str:
-        _require_strings({"outcome": d.outcome, "profile": d.profile, "reason": d.reason})
-        return (
-            f'","outcome":{_dumps(d.outcome)},"profile":{_dumps(d.profile)},'
-            f'"reason":{_dumps(d.reason)},"request_id":'
-        )
-
-    def encode(
-        self, decisions: Sequence[DecisionEntry], first_index: int
-    ) -> tuple[list[EntryRow], list[bytes]]:
-        """Entry rows for decisions from ``first_index`` on, and their leaf hashes.
-
-        Each entry equals ``canonical_json`` of the decision's fields.
-        """
-        heads, middles, hmac_digest, prefix = self._heads, self._middles, self._hmac.digest, self._prefix
-        sha256, from_bytes, is_hex = hashlib.sha256, int.from_bytes, _is_sha256_hex
-        rows: list[EntryRow] = []
-        leaves: list[bytes] = []
-        add_row, add_leaf = rows.append, leaves.append
-        for index, d in enumerate(decisions, first_index):
-            head = heads.get((d.agency, d.at, d.basis, d.batch_id))
-            if head is None:
-                head = heads[(d.agency, d.at, d.basis, d.batch_id)] = self._head(d)
-            middle = middles.get((d.outcome, d.profile, d.reason))
-            if middle is None:
-                middle = middles[(d.outcome, d.profile, d.reason)] = self._middle(d)
-            tin = d.tin
-            if tin is None:
-                taxpayer, taxpayer_key = "null", None
-            else:
-                raw = (
-                    tin.encode() if len(tin) == 9 and tin.isascii() and tin.isdigit() else normalize_tin(tin)
-                )
-                digest = hmac_digest(raw)
-                taxpayer, taxpayer_key = f'"{digest.hex()}"', from_bytes(digest[:8], "big", signed=True)
-            disclosed, request_id = d.disclosed_sha256, d.request_id
-            if not isinstance(disclosed, str) or not is_hex(disclosed):
-                raise LedgerError("decision field disclosed_sha256 must be 64 lowercase hex digits")
-            if not isinstance(request_id, str):
-                raise LedgerError("decision field request_id must be a string")
-            try:
-                data = (
-                    f"{head}{disclosed}{middle}{_dumps(request_id)},"
-                    f'"taxpayer":{taxpayer},"type":"decision","v":{ENTRY_VERSION}}}'
-                ).encode()
-                request_digest = sha256(prefix + request_id.encode()).digest()
-            except UnicodeEncodeError as exc:
-                raise LedgerError("a decision holds text that is not valid Unicode") from exc
-            if len(data) > MAX_ENTRY_SIZE:
-                raise LedgerError(f"a decision entry of {len(data)} bytes exceeds {MAX_ENTRY_SIZE}")
-            add_row(
-                (index, KIND_DECISION, from_bytes(request_digest[:8], "big", signed=True), taxpayer_key, data)
+    def _middles(columns: DecisionColumns) -> dict[tuple[str, str], str]:
+        try:
+            pairs = set(zip(columns.outcomes, columns.reasons, strict=True))
+        except TypeError as exc:
+            raise LedgerError("decision fields outcome and reason must be strings") from exc
+        middles: dict[tuple[str, str], str] = {}
+        profile = _dumps(columns.profile)
+        for outcome, reason in pairs:
+            _require_strings({"outcome": outcome, "reason": reason})
+            middles[outcome, reason] = (
+                f'","outcome":{_dumps(outcome)},"profile":{profile},"reason":{_dumps(reason)},"request_id":'
             )
-            add_leaf(sha256(b"\x00" + data).digest())
-        return rows, leaves
+        return middles
+
+    def _commitments(self, tins: Sequence[str | None]) -> list[bytes]:
+        """The commitment of every TIN that is not None, in order."""
+        present = [tin for tin in tins if tin is not None]
+        try:
+            joined = "".join(present)
+        except TypeError as exc:
+            raise LedgerError("decision field tin must be a string or null") from exc
+        if joined.isascii() and joined.isdigit() and set(map(len, present)) == {9}:
+            return self._hmac.digests(tin.encode() for tin in present)
+        return self._hmac.digests(normalize_tin(tin) for tin in present)
+
+    def encode_columns(self, columns: DecisionColumns, first_index: int) -> EncodedDecisions:
+        """Entries for the decisions in ``columns``, from leaf index ``first_index`` on."""
+        head = self._head(columns)
+        middles = self._middles(columns)
+        disclosed, request_ids, tins = columns.disclosed_sha256, columns.request_ids, columns.tins
+        try:
+            joined_disclosed = "".join(disclosed).encode()
+        except TypeError as exc:
+            raise LedgerError("decision field disclosed_sha256 must be 64 lowercase hex digits") from exc
+        if joined_disclosed.translate(None, _HEX_DIGITS) or set(map(len, disclosed)) - {64}:
+            raise LedgerError("decision field disclosed_sha256 must be 64 lowercase hex digits")
+        try:
+            raw_ids = [request_id.encode() for request_id in request_ids]
+        except AttributeError as exc:
+            raise LedgerError("decision field request_id must be a string") from exc
+        except UnicodeEncodeError as exc:
+            raise LedgerError("a decision holds text that is not valid Unicode") from exc
+        joined_ids = b"".join(raw_ids)
+        if len(joined_ids.translate(None, _ESCAPED)) != len(joined_ids):
+            quoted = [_dumps(request_id) for request_id in request_ids]
+        else:
+            quoted = [f'"{request_id}"' for request_id in request_ids]
+        commitments = self._commitments(tins)
+        hexes = iter([f',"taxpayer":"{digest.hex()}"' for digest in commitments])
+        taxpayers = [',"taxpayer":null' if tin is None else next(hexes) for tin in tins]
+        tail = f',"type":"decision","v":{ENTRY_VERSION}}}'
+        parts = zip(disclosed, columns.outcomes, columns.reasons, quoted, taxpayers, strict=True)
+        try:
+            entries = [f"{head}{d}{middles[o, r]}{q}{t}{tail}".encode() for d, o, r, q, t in parts]
+        except UnicodeEncodeError as exc:
+            raise LedgerError("a decision holds text that is not valid Unicode") from exc
+        if entries and max(map(len, entries)) > MAX_ENTRY_SIZE:
+            size = max(map(len, entries))
+            raise LedgerError(f"a decision entry of {size} bytes exceeds {MAX_ENTRY_SIZE}")
+        keys = iter(lookup_keys(commitments))
+        return EncodedDecisions(
+            first_index=first_index,
+            request_keys=lookup_keys(hash_all(self._request_state, raw_ids)),
+            taxpayer_keys=[None if tin is None else next(keys) for tin in tins],
+            entries=entries,
+            leaves=hash_all(_LEAF_STATE, entries),
+        )
 
 
 def _require_strings(fields: Mapping[str, object]) -> None:

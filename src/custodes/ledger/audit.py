@@ -154,7 +154,11 @@ class _Recompute:
 
 
 def audit_log(conn: Connection, verifier: NoteVerifier, origin: str | None = None) -> AuditResult:
-    """Audit the whole stored log against its signed checkpoints, with the log's public key."""
+    """Audit the whole stored log against its signed checkpoints, with the log's public key.
+
+    While the log may be appended to, run it on a ``store.snapshot`` connection: reads at
+    different moments would see entries that no checkpoint read earlier covers.
+    """
     name = verifier.name if origin is None else origin
     checkpoints: list[tuple[int, bytes]] = []
     recompute: _Recompute | None = None

@@ -15,22 +15,23 @@ from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from custodes.config import Settings, load_settings
 from custodes.errors import CustodesError
+from custodes.ledger import store
 from custodes.ledger.audit import audit_log
-from custodes.ledger.keys import key_dir, load_keys
-from custodes.ledger.publish import cosigned_note, publish
+from custodes.ledger.keys import load_keys
+from custodes.ledger.publish import configured_witnesses, cosigned_note, publish
 from custodes.ledger.reader import accounting_for, consistency_between, prove_request
 from custodes.ledger.verify import parse_vkey
 from custodes.ledger.witness import (
     Witness,
     WitnessStore,
     load_or_create_witness_key,
-    parse_witnesses,
 )
 from custodes.ledger.witness import (
     witness_app as make_witness_app,
@@ -46,7 +47,6 @@ witness_app = typer.Typer(help="A C2SP tlog-witness, run by an oversight body.",
 err = Console(stderr=True, soft_wrap=True)
 out = Console()
 Format = Literal["json", "text"]
-WITNESSES_FILE = "witnesses"
 
 
 @contextmanager
@@ -64,7 +64,8 @@ def _store() -> Iterator[tuple[Settings, Engine]]:
 
 
 def _fail(message: str) -> None:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
+    # Escaped: messages name settings tables such as [witness], which Rich would take as markup.
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False)
     raise typer.Exit(1)
 
 
@@ -142,12 +143,14 @@ def accounting_command(
     for act in acts:
         entry = json.loads(_entry(act))
         kind = str(entry.get("type"))
-        table.add_row(
+        cells = [
             str(act["leaf_index"]),
             str(entry.get("at", "")),
             kind if kind != "event" else str(entry.get("event")),
             *(str(entry.get(key, "")) for key in ("agency", "batch_id", "request_id", "outcome", "reason")),
-        )
+        ]
+        # Agencies choose batch and request ids; print them as text, never as Rich markup.
+        table.add_row(*map(escape, cells))
     out.print(table)
     out.print(f"{len(acts)} acts, each proven under the checkpoint of tree size {bundle['tree_size']}")
 
@@ -155,7 +158,7 @@ def accounting_command(
 @ledger_app.command("audit")
 def audit_command() -> None:
     """Recompute the log from its entries and check it against every signed checkpoint."""
-    with _store() as (settings, engine), engine.connect() as conn:
+    with _store() as (settings, engine), store.snapshot(engine) as conn:
         keys = load_keys(settings.home, settings.log_origin)
         with err.status("auditing the accounting log…"):
             result = audit_log(conn, keys.verifier)
@@ -165,37 +168,34 @@ def audit_command() -> None:
         )
         return
     where = "" if result.first_bad_index is None else f"first bad index {result.first_bad_index}: "
-    err.print(f"[red]✗ audit failed[/red]: {where}{result.problem}", highlight=False)
+    err.print(f"[red]✗ audit failed[/red]: {escape(where + str(result.problem))}", highlight=False)
     raise typer.Exit(1)
 
 
 @ledger_app.command("publish")
-def publish_command(
-    witnesses: Annotated[
-        Path | None,
-        typer.Option(
-            help="Witnesses file ('quorum N' and '<vkey> <url>' lines); default <home>/ledger/witnesses."
-        ),
-    ] = None,
-) -> None:
-    """Submit the newest checkpoint to the witnesses and store their cosignatures."""
+def publish_command() -> None:
+    """Deliver every checkpoint the witnesses have not cosigned, and store their cosignatures."""
     with _store() as (settings, engine):
-        path = witnesses or key_dir(settings.home) / WITNESSES_FILE
-        try:
-            configured, quorum = parse_witnesses(path.read_text(encoding="utf-8"))
-        except OSError as exc:
-            _fail(f"cannot read the witnesses file {path}: {exc.strerror}")
-        result = publish(engine, settings.log_origin, configured, quorum)
-    table = Table(title=f"checkpoint of tree size {result.checkpoint.size}")
+        configured, quorum = configured_witnesses(settings.witnessing)
+        with err.status("publishing checkpoints to the witnesses…") as status:
+            result = publish(
+                engine,
+                settings.log_origin,
+                configured,
+                quorum,
+                progress=lambda message: status.update(f"publishing: {message}"),
+            )
+    table = Table(title=f"witnesses (newest checkpoint: tree size {result.checkpoint.size})")
     table.add_column("witness")
     table.add_column("result")
     for outcome in result.outcomes:
-        mark = "[green]✓[/green]" if outcome.cosigned else "[red]✗[/red]"
-        table.add_row(outcome.witness, f"{mark} {outcome.message}")
+        mark = "[green]✓[/green]" if outcome.current else "[red]✗[/red]"
+        table.add_row(escape(outcome.witness), f"{mark} {escape(outcome.message)}")
     out.print(table)
     if not result.final:
         _fail(
-            f"only {result.cosigners} of the {result.quorum} cosignatures needed: the checkpoint is not final"
+            f"only {result.cosigners} of the {result.quorum} cosignatures needed on tree size "
+            f"{result.checkpoint.size}: the checkpoint is not final"
         )
     out.print(f"[green]✓[/green] final: {result.cosigners} cosignatures (quorum {result.quorum})")
 
@@ -217,18 +217,37 @@ def serve_command(
 
 @witness_app.command("serve")
 def witness_serve_command(
-    name: Annotated[str, typer.Option(help="The witness's name, e.g. oversight.example/witness.")],
-    log: Annotated[list[str], typer.Option(help="Verifier key of a log to witness (repeatable).")],
-    state: Annotated[Path | None, typer.Option(help="State directory (default <home>/witness).")] = None,
+    name: Annotated[
+        str | None, typer.Option(help="The witness's name (default: [witness] name in the settings).")
+    ] = None,
+    log: Annotated[
+        list[str] | None,
+        typer.Option(help="Verifier key of a log to witness, repeatable (default: [witness] logs)."),
+    ] = None,
+    state: Annotated[
+        Path | None, typer.Option(help="State directory (default: [witness] state_dir, or <home>/witness).")
+    ] = None,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8082,
 ) -> None:
     """Run a tlog-witness: POST /add-checkpoint returns a cosignature (type 0x04)."""
     import uvicorn  # noqa: PLC0415
 
-    directory = state or load_settings().home / "witness"
     try:
-        logs = [parse_vkey(vkey) for vkey in log]
+        settings = load_settings()
+    except CustodesError as exc:
+        _fail(str(exc))
+    config = settings.witness
+    name = name or config.name
+    keys = log or list(config.logs)
+    directory = state or (Path(config.state_dir) if config.state_dir else settings.home / "witness")
+    if not name or not keys:
+        _fail(
+            "the witness needs a name and at least one log key: set [witness] name and logs in "
+            "custodes.toml (or CUSTODES_WITNESS_NAME and CUSTODES_WITNESS_LOGS), or pass --name and --log"
+        )
+    try:
+        logs = [parse_vkey(vkey) for vkey in keys]
         key = load_or_create_witness_key(directory, name)
         witness = Witness(name, key, logs, WitnessStore(directory / "state"))
     except (CustodesError, ValueError) as exc:

@@ -8,6 +8,7 @@ driver (bound parameters only; table and column names come from this module).
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import closing, contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,6 +18,7 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     DateTime,
+    Engine,
     ForeignKey,
     Index,
     Integer,
@@ -36,9 +38,10 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy.exc import DBAPIError
 
 from custodes.errors import LedgerError
-from custodes.ledger.accounting import EntryRow
+from custodes.ledger.accounting import EncodedDecisions, EntryRow
 from custodes.ledger.checkpoint import SignedCheckpoint
 from custodes.ledger.tree import Node, TileKey, nodes_from_tiles
 from custodes.store.schema import metadata
@@ -112,6 +115,22 @@ head = Table(
 HEAD_ID = 1
 
 
+@contextmanager
+def snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection whose reads all see one state of the store, whatever commits meanwhile.
+
+    The audit compares entries, tiles, checkpoints and the head row with each other; read
+    at different moments they would disagree whenever a batch commits during the audit.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            # pysqlite opens no transaction for reads; in one, the first read fixes the snapshot.
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.execution_options(isolation_level="REPEATABLE READ")
+        yield conn
+
+
 def _placeholders(conn: Connection, count: int) -> str:
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     return ", ".join([mark] * count)
@@ -124,6 +143,32 @@ def insert_entries(conn: Connection, rows: Sequence[EntryRow]) -> None:
     columns = "(idx, kind, request_key, taxpayer_key, data)"
     sql = f"INSERT INTO {entries.name} {columns} VALUES ({_placeholders(conn, 5)})"  # noqa: S608
     conn.exec_driver_sql(sql, list(rows))
+
+
+def insert_decisions(conn: Connection, encoded: EncodedDecisions) -> None:
+    """Bulk-insert decision entries: COPY on PostgreSQL, the driver's executemany on SQLite.
+
+    Both go through the caller's connection, inside its transaction. Driver errors come out
+    as SQLAlchemy's, as they would from ``conn.execute``.
+    """
+    columns = "(idx, kind, request_key, taxpayer_key, data)"
+    sql = f"INSERT INTO {entries.name} {columns} VALUES ({_placeholders(conn, 5)})"  # noqa: S608
+    driver: Any = conn.connection.driver_connection
+    dbapi_error: type[Exception] = conn.dialect.loaded_dbapi.Error
+    try:
+        if conn.dialect.name == "postgresql":
+            # COPY streams a chunk in one statement, several times faster than executemany.
+            sql = f"COPY {entries.name} {columns} FROM STDIN (FORMAT BINARY)"
+            with driver.cursor() as cursor, cursor.copy(sql) as copy:
+                copy.set_types(["int8", "int2", "int8", "int8", "bytea"])
+                for row in encoded.rows():
+                    copy.write_row(row)
+        else:
+            # SQLite's driver binds the rows as they are made: no list of a chunk's tuples.
+            with closing(driver.cursor()) as cursor:
+                cursor.executemany(sql, encoded.rows())
+    except dbapi_error as exc:
+        raise DBAPIError.instance(sql, None, exc, dbapi_error) from exc
 
 
 def insert_tiles(conn: Connection, rows: Sequence[tuple[int, int, bytes]]) -> None:
@@ -226,6 +271,16 @@ def checkpoint_at(conn: Connection, origin: str, size: int) -> SignedCheckpoint 
         )
     ).first()
     return None if row is None else _signed(origin, row)
+
+
+def checkpoints_after(conn: Connection, origin: str, size: int) -> list[SignedCheckpoint]:
+    """Every signed checkpoint of a tree larger than ``size``, smallest first."""
+    rows = conn.execute(
+        select(checkpoints.c.size, checkpoints.c.root_hash, checkpoints.c.note)
+        .where(checkpoints.c.size > size)
+        .order_by(checkpoints.c.size)
+    )
+    return [_signed(origin, row) for row in rows]
 
 
 def all_checkpoint_notes(conn: Connection) -> list[tuple[int, bytes, str]]:

@@ -40,7 +40,6 @@ from custodes.ledger.verify import (
     decode_base64,
     open_note,
     parse_checkpoint,
-    parse_vkey,
     verify_consistency,
 )
 
@@ -255,39 +254,6 @@ class WitnessConfig:
 
     verifier: NoteVerifier
     url: str
-
-
-def parse_witnesses(text: str) -> tuple[list[WitnessConfig], int]:
-    """Read a witnesses file: ``quorum N`` and lines of ``<vkey> <url>``; '#' comments."""
-    witnesses: list[WitnessConfig] = []
-    quorum: int | None = None
-    for number, raw in enumerate(text.split("\n"), start=1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        fields = line.split()
-        try:
-            if fields[0] == "quorum" and len(fields) == 2:
-                quorum = int(fields[1])
-                continue
-            if len(fields) != 2:
-                raise VerificationError("expected '<vkey> <url>'")
-            verifier = _cosigning_key(fields[0])
-        except (ValueError, VerificationError) as exc:
-            raise LedgerError(f"witnesses file, line {number}: {exc}") from exc
-        witnesses.append(WitnessConfig(verifier, fields[1].rstrip("/")))
-    if quorum is None:
-        quorum = len(witnesses)
-    if not 0 < quorum <= len(witnesses):
-        raise LedgerError(f"witnesses file: quorum {quorum} needs between 1 and {len(witnesses)} witnesses")
-    return witnesses, quorum
-
-
-def _cosigning_key(vkey: str) -> NoteVerifier:
-    verifier = parse_vkey(vkey)
-    if verifier.algorithm != ALG_COSIGNATURE_V1:
-        raise VerificationError(f"{vkey} is not a cosignature (type 0x04) key")
-    return verifier
 
 
 @dataclass(frozen=True)

@@ -15,10 +15,11 @@ from sqlalchemy.exc import IntegrityError
 from custodes.errors import LedgerError
 from custodes.ledger import store
 from custodes.ledger.accounting import (
+    DecisionColumns,
     DecisionEncoder,
     DecisionEntry,
+    EncodedDecisions,
     EncodedEntry,
-    EntryRow,
     encode_mapping,
 )
 from custodes.ledger.checkpoint import SignedCheckpoint, sign_checkpoint
@@ -59,11 +60,12 @@ class _Appender:
     def add(self, encoded: list[EncodedEntry]) -> None:
         base = self._edge.size
         rows = [(base + i, *row) for i, row in enumerate(encoded)]
-        self.add_rows(rows, leaf_hashes([row[3] for row in encoded]))
-
-    def add_rows(self, rows: list[EntryRow], leaves: list[bytes]) -> None:
         store.insert_entries(self._conn, rows)
-        store.insert_tiles(self._conn, self._edge.append(leaves))
+        store.insert_tiles(self._conn, self._edge.append(leaf_hashes([row[3] for row in encoded])))
+
+    def add_decisions(self, encoded: EncodedDecisions) -> None:
+        store.insert_decisions(self._conn, encoded)
+        store.insert_tiles(self._conn, self._edge.append(encoded.leaves))
 
     def finish(self) -> SignedCheckpoint:
         store.insert_tiles(self._conn, self._edge.partial_tiles())
@@ -75,10 +77,18 @@ class _Appender:
         return checkpoint
 
 
-def _chunks(items: Iterable[DecisionEntry]) -> Iterator[list[DecisionEntry]]:
-    iterator = iter(items)
+def _encoded_chunks(
+    encoder: DecisionEncoder, decisions: DecisionColumns | Iterable[DecisionEntry], first_index: int
+) -> Iterator[EncodedDecisions]:
+    index = first_index
+    if isinstance(decisions, DecisionColumns):
+        for start in range(0, len(decisions), CHUNK):
+            yield encoder.encode_columns(decisions.rows(start, start + CHUNK), index + start)
+        return
+    iterator = iter(decisions)
     while chunk := list(islice(iterator, CHUNK)):
-        yield chunk
+        yield encoder.encode(chunk, index)
+        index += len(chunk)
 
 
 class _SqliteCache:
@@ -102,14 +112,15 @@ def append_batch(
     conn: Connection,
     keys: LedgerKeys,
     batch_entry: Mapping[str, object],
-    decisions: Iterable[DecisionEntry],
+    decisions: DecisionColumns | Iterable[DecisionEntry],
 ) -> SignedCheckpoint:
     """Append every decision of a batch, then the batch's own entry, and sign a checkpoint.
 
-    Runs inside the caller's transaction: either all of it is stored or none. The batch
-    entry (manifest hash, signer, agency, batch id, ...) must hold ``batch_id``; the ledger
-    adds ``decisions`` (how many) and ``first_index`` (where they start), so the batch
-    entry seals the batch.
+    ``decisions`` come as columns (the gateway's form, the fastest) or one object each,
+    streamed in chunks. Runs inside the caller's transaction: either all of it is stored or
+    none. The batch entry (manifest hash, signer, agency, batch id, ...) must hold
+    ``batch_id``; the ledger adds ``decisions`` (how many) and ``first_index`` (where they
+    start), so the batch entry seals the batch.
     """
     batch_id = batch_entry.get("batch_id")
     if not isinstance(batch_id, str):
@@ -120,8 +131,8 @@ def append_batch(
     with _SqliteCache(conn):
         try:
             appender = _Appender(conn, keys)
-            for chunk in _chunks(decisions):
-                appender.add_rows(*encoder.encode(chunk, appender.size))
+            for encoded in _encoded_chunks(encoder, decisions, appender.start):
+                appender.add_decisions(encoded)
             count = appender.size - appender.start
             seal = {"decisions": count, "first_index": appender.start}
             appender.add([encode_mapping(batch_entry, keys.custodian_secret, BATCH_TYPE, seal)])

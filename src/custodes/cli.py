@@ -255,6 +255,22 @@ def bench_accounting(  # noqa: PLR0917 - a command's options
     )
 
 
+@bench_app.command("online")
+def bench_online(  # noqa: PLR0917 - a command's options
+    persons: Annotated[int, typer.Option(min=100)] = 1_000_000,
+    seed: Annotated[int, typer.Option()] = 1,
+    rate: Annotated[float, typer.Option(min=1, help="Requests per second offered (open loop).")] = 200.0,
+    clients: Annotated[int, typer.Option(min=1, help="Concurrent client threads.")] = 50,
+    seconds: Annotated[float, typer.Option(min=1, help="Length of each load phase.")] = 30.0,
+    workdir: Annotated[Path, typer.Option(help="Scratch space for data and the store.")] = Path("bench/data"),
+    results: Annotated[Path, typer.Option("--out", help="Where the JSON goes.")] = Path("bench/results"),
+) -> None:
+    """Single subjects through the Gateway at a fixed rate: p50/p99 latency, accounting on and off."""
+    from custodes.bench.online import run_online_bench
+
+    print(json.dumps(run_online_bench(persons, seed, workdir, results, rate, clients, seconds), indent=2))
+
+
 @bench_app.command("ledger")
 def bench_ledger(
     results: Annotated[Path, typer.Option("--out", help="Where ledger.json goes.")] = Path("bench/results"),

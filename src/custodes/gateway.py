@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,17 +33,21 @@ from custodes.contract import (
 )
 from custodes.contract.master import master_rows_hint
 from custodes.disclose import ADDRESS_COLUMNS, ADDRESS_OF_RECORD, response_digests, response_frame
-from custodes.errors import DuplicateBatchError, StoreError
-from custodes.ledger import DecisionColumns, LedgerKeys, append_batch, create_keys, load_keys
+from custodes.errors import DuplicateBatchError, StoreError, UserInputError
+from custodes.groups import GroupRunner
+from custodes.ledger import DecisionColumns, DecisionEntry, LedgerKeys, append_batch, create_keys, load_keys
 from custodes.ledger.keys import LedgerKeysExistError, LedgerKeysMissingError
 from custodes.legal import check_batch
 from custodes.legal.subjects import check_subjects
 from custodes.link import DuckDBLinker, IndexSummary, build_index
 from custodes.link.index import LoadProgress
+from custodes.link.online import OnlineMatcher, subjects_frame
 from custodes.store import connect, upgrade
 from custodes.store.records import batch_exists, record_batch, record_master_load
 
 Progress = Callable[[str], None]
+
+_PERSON_COLUMNS = ("first_name", "middle_name", "last_name", "dob", "street", "city", "state", "zip", "tin")
 
 
 def _sha256_file(path: Path) -> str:
@@ -68,15 +73,36 @@ class BatchResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class OnlineRequest:
+    """One online subject waiting for its group: its manifest, and the time of decision if given.
+
+    Without a time, the subject is decided (and its legal elements judged) at the moment its
+    group is decided, which lets a group judge each manifest once.
+    """
+
+    manifest: Manifest
+    subject: Mapping[str, object]
+    now: datetime | None
+
+
 class Gateway:
     """custodes as one object: store, matching index, policies and the accounting log."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._engine = connect(settings.store_url)
+        self._online_lock = threading.Lock()
+        self._ledger_lock = threading.Lock()
+        self._matcher: OnlineMatcher | None = None
+        self._online_runner: GroupRunner[OnlineRequest, dict[str, object]] | None = None
 
     def close(self) -> None:
-        """Release database connections."""
+        """Finish online requests in flight, then release database connections."""
+        with self._online_lock:
+            runner, self._online_runner = self._online_runner, None
+        if runner is not None:
+            runner.close()
         self._engine.dispose()
 
     # -- setup -------------------------------------------------------------------------
@@ -192,6 +218,153 @@ class Gateway:
             now=now,
             say=say,
         )
+
+    # -- online verification ---------------------------------------------------------------
+    def online_matcher(self) -> OnlineMatcher:
+        """The matcher for single subjects, loaded from the matching index once per Gateway."""
+        with self._online_lock:
+            if self._matcher is None:
+                self._matcher = OnlineMatcher.open(self.settings)
+            return self._matcher
+
+    def verify_subject(
+        self, manifest: Manifest, subject: Mapping[str, object], *, now: datetime | None = None
+    ) -> dict[str, object]:
+        """One subject through every stage, as one row of a batch would go; returns its response row.
+
+        ``subject`` holds the request columns of contract/batch-verification.md
+        (``request_id`` required). The answer comes back only after the decision's
+        accounting entry is committed; requests arriving together share one transaction
+        (``custodes.groups``).
+        """
+        request_id = subject.get("request_id")
+        if not isinstance(request_id, str) or not request_id.strip():
+            raise UserInputError(
+                "an online subject needs a request_id",
+                column="request_id",
+                hint="give each subject a unique id",
+            )
+        with self._online_lock:
+            if self._online_runner is None:
+                self._require_store()
+                self._online_runner = GroupRunner(self._verify_group)
+            runner = self._online_runner
+        return runner.run(OnlineRequest(manifest, subject, now))
+
+    def _verify_group(self, requests: Sequence[OnlineRequest]) -> list[dict[str, object] | BaseException]:
+        """Decide, shape and account a group of online subjects in one transaction."""
+        decided_at = datetime.now(UTC)
+        times = [r.now or decided_at for r in requests]
+        frame = subjects_frame([r.subject for r in requests]).with_row_index("row_number", offset=1)
+        refusals: list[str | None] = [None] * len(requests)
+        by_basis: dict[str, list[int]] = {}
+        verdicts: dict[tuple[int, datetime], str | None] = {}
+        for i, request in enumerate(requests):
+            # the manifest's own elements, judged at this request's time, as for a batch of one
+            seen = (id(request.manifest), times[i])
+            if seen not in verdicts:
+                verdict = check_batch(request.manifest, self.settings, times[i], 1)
+                allowed = verdict.allowed and request.manifest.legal_basis in self.settings.bases
+                verdicts[seen] = None if allowed else (verdict.reason or Reason.INVALID_LEGAL_BASIS).value
+            refusals[i] = verdicts[seen]
+            if refusals[i] is None:
+                by_basis.setdefault(request.manifest.legal_basis, []).append(i)
+        for name, members in by_basis.items():
+            # the per-subject elements, vectorised over the group as over a batch
+            reasons = check_subjects(frame[members], self.settings.bases[name]).to_list()
+            for i, reason in zip(members, reasons, strict=True):
+                refusals[i] = reason
+        eligible = frame.filter(pl.Series([r is None for r in refusals]))
+        decided = {}
+        if eligible.height:
+            today = max(times).date()
+            linked = self.online_matcher().decide(
+                eligible.select(pl.col("row_number").cast(pl.Int64).alias("rid"), *_PERSON_COLUMNS),
+                today=today,
+            )
+            decided = {row["rid"]: row for row in linked.iter_rows(named=True)}
+        rows = []
+        for i, (request, refusal) in enumerate(zip(requests, refusals, strict=True)):
+            row = decided.get(i + 1)
+            rows.append(
+                {
+                    "request_id": frame["request_id"][i],
+                    "outcome": Outcome.REFUSED.value if refusal else row["outcome"] if row else None,
+                    "reason": refusal or (row["reason"] if row else None),
+                    "tin": None if refusal or row is None else row["tin"],
+                    "match_probability": None if refusal or row is None else row["match_probability"],
+                    "address_status": None if refusal or row is None else row["address_status"],
+                    "_profile": request.manifest.disclosure_profile,
+                }
+            )
+        decisions = pl.DataFrame(
+            rows,
+            schema={
+                **dict.fromkeys(DECISION_COLUMNS, pl.Utf8),
+                "match_probability": pl.Float64,
+                "_profile": pl.Utf8,
+            },
+        )
+        responses: list[dict[str, object] | BaseException] = [{} for _ in requests]
+        digests: list[str] = [""] * len(requests)
+        for profile in decisions["_profile"].unique(maintain_order=True).to_list():
+            part = decisions.with_row_index("_i").filter(pl.col("_profile") == profile)
+            addresses = None
+            if profile == ADDRESS_OF_RECORD:
+                matcher = self.online_matcher()
+                tins = [t for t in part["tin"].to_list() if t is not None]
+                addresses = pl.DataFrame(
+                    [{"tin": t, **matcher.address_of_record(t)} for t in tins],
+                    schema={"tin": pl.Utf8, **dict.fromkeys(ADDRESS_COLUMNS, pl.Utf8)},
+                )
+            shaped = response_frame(part.drop("_i", "_profile"), profile, addresses)
+            for i, response, digest in zip(
+                part["_i"].to_list(), shaped.to_dicts(), response_digests(shaped).to_list(), strict=True
+            ):
+                responses[i], digests[i] = response, digest
+        self._account_online(requests, times, decisions, digests)
+        return responses
+
+    def _account_online(
+        self,
+        requests: Sequence[OnlineRequest],
+        times: list[datetime],
+        decisions: pl.DataFrame,
+        digests: list[str],
+    ) -> None:
+        """Append the group's decisions to the log in one durable transaction (one seal per batch_id)."""
+        if not self.settings.accounting:
+            return
+        keys = self._keys()
+        by_batch: dict[str, list[int]] = {}
+        for i, request in enumerate(requests):
+            by_batch.setdefault(request.manifest.batch_id, []).append(i)
+        rows = decisions.to_dicts()
+        # groups are decided in parallel but appended one at a time: the log has one head
+        with self._ledger_lock, self._engine.begin() as conn:
+            for members in by_batch.values():
+                first = requests[members[0]]
+                entry = {**self._batch_entry(first.manifest, None, times[members[0]]), "kind": "online"}
+                append_batch(
+                    conn,
+                    keys,
+                    entry,
+                    [
+                        DecisionEntry(
+                            batch_id=requests[i].manifest.batch_id,
+                            request_id=rows[i]["request_id"],
+                            agency=requests[i].manifest.agency,
+                            basis=requests[i].manifest.legal_basis,
+                            outcome=rows[i]["outcome"],
+                            reason=rows[i]["reason"],
+                            profile=requests[i].manifest.disclosure_profile,
+                            disclosed_sha256=digests[i],
+                            tin=rows[i]["tin"],
+                            at=times[i],
+                        )
+                        for i in members
+                    ],
+                )
 
     def _refuse_all(self, frame: pl.DataFrame, reason: Reason) -> pl.DataFrame:
         return frame.select(

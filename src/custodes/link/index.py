@@ -13,7 +13,8 @@ address on the latest tax_year row), ``addresses`` (every distinct address a tax
 filed from, flagged current or previous), ``surnames``, ``firstnames`` and
 ``surname_places`` (exploded keys for blocking), term frequencies, oversized keys,
 ``known_first`` (the known given names), ``u_probabilities``, ``m_probabilities`` and
-``meta``: everything ``custodes.link.model.load_parameters`` and the comparison SQL need.
+``meta``: everything ``custodes.link.model.load_parameters`` and the comparison SQL need;
+and the ``online_*`` tables of ``custodes.link.online`` for single requests.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import polars as pl
 from custodes.link.blocking import RULES, oversized_keys_sql
 from custodes.link.features import pair_levels_sql
 from custodes.link.model import m_frame, random_pairs, u_from_levels
+from custodes.link.online import write_online_tables
 from custodes.link.prepare import first_key_rows, name_key_rows, prepare_people, surname_rows
 from custodes.link.sql import query_frame
 from custodes.normalize.addresses import normalize_addresses
@@ -135,7 +137,7 @@ def build_index(
         if rows_hint is None:
             rows_hint = int(lazy.select(pl.len()).collect().item())
         chunks = _split(lazy, rows_hint, chunk_rows, work / "parts")
-        say(f"about {rows_hint:,} master rows in {len(chunks)} part(s)", total=len(chunks) + 3)
+        say(f"about {rows_hint:,} master rows in {len(chunks)} part(s)", total=len(chunks) + 4)
         rows = taxpayers = addresses = 0
         for number, chunk in enumerate(chunks, start=1):
             say(f"normalising taxpayers, part {number} of {len(chunks)}")
@@ -157,6 +159,8 @@ def build_index(
             for name in TAXPAYER_TABLES:
                 con.execute(f"CREATE VIEW {name} AS SELECT * FROM {_parquet_source(build / name)}")
             _finish(con, taxpayers=taxpayers, rows=rows, seed=seed, max_block_size=max_block_size)
+            say("writing the online lookup tables (compound blocking keys)")
+            write_online_tables(con)
             con.execute("CHECKPOINT")
         finally:
             con.close()

@@ -29,6 +29,23 @@ Each request's candidates depend on that request alone, so the chunking changes 
 HOUSEHOLD_LIMIT = 30
 """Co-residents of a candidate are added as rivals, for addresses with at most this many."""
 
+PAIR_FILTER = f"(r.tin9 = m.tin9 OR {DOB_COMPATIBLE})"
+"""Candidate pairs kept for comparison: the same TIN, or dates of birth one person could have."""
+
+
+def request_tables(prepared: pl.DataFrame) -> dict[str, pl.DataFrame]:
+    """The request-side tables the blocking rules join on (``BlockingRule.request_table``)."""
+    req_surnames = surname_rows(prepared, "rid", extra=("zip5", "city_std"))
+    return {
+        "req": prepared.with_columns(
+            pl.col("tin9").str.slice(0, 5).alias("tin_head"),
+            pl.col("tin9").str.slice(4, 5).alias("tin_tail"),
+        ),
+        "req_surnames": req_surnames,
+        "req_firsts": first_key_rows(prepared, "rid"),
+        "req_name_keys": name_key_rows(req_surnames),
+    }
+
 
 @dataclass(frozen=True)
 class LinkResult:
@@ -71,16 +88,7 @@ class DuckDBLinker:
     def candidate_levels(self, prepared: pl.DataFrame) -> pl.DataFrame:
         """Comparison levels for every candidate pair of the prepared requests."""
         con = self._con
-        req_surnames = surname_rows(prepared, "rid", extra=("zip5", "city_std"))
-        views = {
-            "req": prepared.with_columns(
-                pl.col("tin9").str.slice(0, 5).alias("tin_head"),
-                pl.col("tin9").str.slice(4, 5).alias("tin_tail"),
-            ),
-            "req_surnames": req_surnames,
-            "req_firsts": first_key_rows(prepared, "rid"),
-            "req_name_keys": name_key_rows(req_surnames),
-        }
+        views = request_tables(prepared)
         for name, frame in views.items():
             con.register(name, frame.to_arrow())
         try:
@@ -109,7 +117,7 @@ class DuckDBLinker:
                 ) c
                 JOIN req r ON r.rid = c.rid
                 JOIN persons m ON m.tin = c.tin
-                WHERE r.tin9 = m.tin9 OR {DOB_COMPATIBLE}
+                WHERE {PAIR_FILTER}
                 """,
                 [HOUSEHOLD_LIMIT],
             )

@@ -1,0 +1,364 @@
+"""Online linkage: one subject decided in milliseconds, exactly as the batch path would.
+
+A batch is one big join on DuckDB. One online request is a handful of point lookups, where
+a DuckDB scan costs more than the work (docs/architecture.md). This module keeps the batch
+path's definitions and changes only how they are executed:
+
+- **Blocking.** ``write_online_tables`` (run by ``custodes master load``, inside the index
+  file) stores, for every rule of ``custodes.link.blocking.RULES``, a table of
+  (rule, 64-bit hash of the compound key, person) sorted by hash, built from the same index
+  tables the batch joins, without the oversized keys the batch leaves out. ``OnlineMatcher``
+  loads it into numpy arrays once per process; a request's candidates are binary searches
+  for its own keys, built by the batch path's ``request_tables``. A hash collision can only
+  add a candidate, never lose one (probability about 2^-64 per key pair).
+- **Many at once.** ``decide`` takes any number of requests: the service groups requests
+  that arrive together, so the fixed cost of each frame operation is paid once per group.
+- **Rivals.** Co-residents of each candidate at addresses with at most ``HOUSEHOLD_LIMIT``
+  taxpayers are added, and pairs failing ``PAIR_FILTER`` dropped, as in the batch.
+- **Comparison.** The comparison levels are the SQL of ``custodes.link.comparisons``,
+  executed in Python by ``custodes.link.pysql`` (one definition, two executions).
+- **Decision.** ``score_candidates`` and ``decide_outcomes`` of ``custodes.link.decide``
+  themselves run on the request's few candidate rows: the co-resident rivals, the margin
+  and the Jr/Sr rule are the batch's own code.
+
+**Model parameters.** m, u, the taxpayer count (``custodes.link.model.load_parameters``),
+the known given names and the term frequencies all come from the index, exactly as the
+batch reads them, so a subject's online decision equals its batch decision;
+``tests/link/test_online.py`` checks that on every request of a synthetic batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from custodes.config import LinkageConfig, Settings
+from custodes.contract.requests import clean
+from custodes.errors import StoreError
+from custodes.link.blocking import RULES
+from custodes.link.comparisons import NAME_COMPARISONS, address_level_sql
+from custodes.link.decide import decide_outcomes, score_candidates
+from custodes.link.engines.duckdb import HOUSEHOLD_LIMIT, PAIR_FILTER, request_tables
+from custodes.link.features import PAIR_CONTEXT_COLUMNS
+from custodes.link.model import ModelParameters, load_parameters
+from custodes.link.prepare import COMPARABLE_COLUMNS, PERSON_FIELDS, prepare_people
+from custodes.link.pysql import aliases_of, compile_sql, split_conjuncts
+from custodes.link.sql import query_frame
+
+ONLINE_FORMAT = 1
+"""Version of the online tables' layout; a different version needs a new ``master load``."""
+KEY_SEPARATOR = "\x1f"
+HASH_SEED = 20261125
+
+ADDRESS_FIELDS = ("house", "street_std", "unit", "zip5", "city_std", "state_std", "is_current")
+"""Columns of a taxpayer's addresses that the address comparison reads."""
+RECORD_ADDRESS = ("street", "city", "state", "zip")
+"""The address of record as filed, for disclosure under the address_of_record profile."""
+
+_PERSON_COLUMNS: tuple[str, ...] = tuple(
+    dict.fromkeys(("tin", *COMPARABLE_COLUMNS, *PAIR_CONTEXT_COLUMNS, *RECORD_ADDRESS))
+)
+
+U64 = npt.NDArray[np.uint64]
+
+
+def key_hash(values: Sequence[object]) -> int:
+    """64-bit hash of one compound key: DuckDB's ``md5_number_lower`` of the parts joined.
+
+    Each part is written as DuckDB casts it to VARCHAR (dates as YYYY-MM-DD, integers in
+    decimal), so the index side can be hashed in SQL and the request side in Python.
+    """
+    text = KEY_SEPARATOR.join(str(v) for v in values)
+    return int.from_bytes(hashlib.md5(text.encode(), usedforsecurity=False).digest()[8:], "little")
+
+
+def _key_hash_sql(keys: Sequence[str]) -> str:
+    parts = ", ".join(f"CAST(m.{k} AS VARCHAR)" for k in keys)
+    return f"md5_number_lower(concat_ws(chr({ord(KEY_SEPARATOR)}), {parts}))"
+
+
+def _index_side(where: str) -> tuple[str, list[str]]:
+    """Split a rule's ``where`` into the index-side SQL (alias m) and the request-side terms."""
+    if not where:
+        return "", []
+    index_terms, request_terms = [], []
+    for term in split_conjuncts(where):
+        used = aliases_of(term)
+        if used == {"m"}:
+            index_terms.append(term)
+        elif used == {"r"}:
+            request_terms.append(term)
+        else:
+            raise StoreError(f"blocking condition {term!r} relates request and index: not supported online")
+    return " AND ".join(index_terms), request_terms
+
+
+def write_online_tables(con: duckdb.DuckDBPyConnection) -> int:
+    """Write the online tables into an index being built; returns how many keys were stored.
+
+    Reads the index's ``persons``, ``addresses``, blocking, term-frequency and
+    ``oversized_*`` tables, so it runs after they are written.
+    """
+    person_cols = ", ".join(f"p.{c}" for c in _PERSON_COLUMNS)
+    con.execute(
+        f"""
+        CREATE TABLE online_persons AS
+        SELECT (row_number() OVER (ORDER BY p.tin) - 1)::INTEGER AS pid, {person_cols},
+          f.tf AS tf_first, s.tf AS tf_last, a.tf AS tf_addr,
+          CASE WHEN a.n <= ? THEN dense_rank() OVER (ORDER BY a.n <= ?, p.addr_key) END AS household
+        FROM persons p
+        LEFT JOIN tf_first f ON f.first_tok = p.first_tok
+        LEFT JOIN tf_last s ON s.last_concat = p.last_concat
+        LEFT JOIN tf_addr a ON a.addr_key = p.addr_key
+        ORDER BY pid
+        """,
+        [HOUSEHOLD_LIMIT, HOUSEHOLD_LIMIT],
+    )
+    con.execute(
+        f"""
+        CREATE TABLE online_addresses AS
+        SELECT o.pid, {", ".join(f"a.{c}" for c in ADDRESS_FIELDS)}
+        FROM addresses a JOIN online_persons o ON o.tin = a.tin
+        ORDER BY o.pid, a.addr_key
+        """
+    )
+    selects = []
+    for number, rule in enumerate(RULES):
+        index_where, _ = _index_side(rule.where)
+        on_big = " AND ".join(f"m.{k} = x.{k}" for k in rule.keys)
+        present = " AND ".join(
+            [*(f"m.{k} IS NOT NULL" for k in rule.keys), *([index_where] if index_where else [])]
+        )
+        selects.append(
+            f"""
+            SELECT {number}::SMALLINT AS rule, {_key_hash_sql(rule.keys)} AS h, o.pid
+            FROM (SELECT * FROM {rule.index_table} m ANTI JOIN oversized_{rule.name} x ON {on_big}) m
+            JOIN online_persons o ON o.tin = m.tin
+            WHERE {present}"""
+        )
+    con.execute(f"CREATE TABLE online_keys AS SELECT * FROM ({' UNION ALL '.join(selects)}) ORDER BY ALL")
+    (stored,) = con.execute("SELECT count(*) FROM online_keys").fetchall()[0]
+    con.execute(
+        "CREATE TABLE online_meta AS "
+        "SELECT ?::INTEGER AS format, ?::INTEGER AS rules, ?::INTEGER AS household_limit",
+        [ONLINE_FORMAT, len(RULES), HOUSEHOLD_LIMIT],
+    )
+    return int(stored)
+
+
+class OnlineMatcher:
+    """Decides single subjects against the matching index with the batch path's rules.
+
+    Open once per process (``OnlineMatcher.open``); ``decide_one`` is thread-safe: the
+    loaded arrays are only read.
+    """
+
+    def __init__(self, index_path: Path, config: LinkageConfig) -> None:
+        if not index_path.exists():
+            raise StoreError(f"no matching index at {index_path}: run `custodes master load FILE` first")
+        self.config = config
+        con = duckdb.connect(str(index_path), read_only=True)
+        try:
+            con.execute("SET enable_progress_bar = false")
+            self._check_format(con, index_path)
+            self.model: ModelParameters = load_parameters(con)
+            self._known_first = frozenset(
+                query_frame(con, "SELECT first_tok FROM known_first")["first_tok"].to_list()
+            )
+            self._load_keys(con)
+            # one chunk each: polars gathers from a chunked frame in time linear in its length
+            self._persons = query_frame(con, "SELECT * FROM online_persons ORDER BY pid").rechunk()
+            addresses = query_frame(con, "SELECT * FROM online_addresses ORDER BY pid").rechunk()
+        finally:
+            con.close()
+        pids = addresses["pid"].to_numpy()
+        self._addresses = addresses.drop("pid")
+        self._addr_start = np.searchsorted(pids, np.arange(self._persons.height + 1))
+        household = self._persons["household"].fill_null(-1).to_numpy().astype(np.int64)
+        members = np.flatnonzero(household >= 0)
+        order = members[np.argsort(household[members], kind="stable")]
+        self._household = household
+        self._household_members = order
+        self._household_keys = household[order]
+        # the known-name tables are joined as kr (request) and km (candidate), as in pair_levels_sql
+        self._levels = [(c.name, compile_sql(c.sql, ("r", "m", "kr", "km"))) for c in NAME_COMPARISONS]
+        self._address_level = compile_sql(address_level_sql("r", "a"), ("r", "a"))
+        self._pair_filter = compile_sql(PAIR_FILTER)
+        self._levels_schema = pl.Schema(
+            {  # type: ignore[arg-type] # polars' stubs do not accept a DataType read from a schema
+                "rid": pl.Int64,
+                "tin": pl.Utf8,
+                **{f"c_{name}": pl.Int32 for name, _ in self._levels},
+                "c_address": pl.Int32,
+                "r_suffix": pl.Utf8,
+                **{f"m_{c}": self._persons.schema[c] for c in PAIR_CONTEXT_COLUMNS},
+                "tf_first": pl.Float64,
+                "tf_last": pl.Float64,
+                "tf_addr": pl.Float64,
+            }
+        )
+        self._request_filters = {
+            number: [compile_sql(t, ("r",)) for t in _index_side(rule.where)[1]]
+            for number, rule in enumerate(RULES)
+        }
+
+    @classmethod
+    def open(cls, settings: Settings) -> OnlineMatcher:
+        """The matcher over the settings' matching index (load once per process)."""
+        return cls(settings.index_path, settings.linkage)
+
+    @staticmethod
+    def _check_format(con: duckdb.DuckDBPyConnection, path: Path) -> None:
+        tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+        if "online_meta" not in tables:
+            raise StoreError(
+                f"the matching index at {path} has no online tables (built by an older custodes): "
+                "run `custodes master load FILE` again"
+            )
+        ((fmt, rules, household_limit),) = con.execute(
+            "SELECT format, rules, household_limit FROM online_meta"
+        ).fetchall()
+        if (fmt, rules, household_limit) != (ONLINE_FORMAT, len(RULES), HOUSEHOLD_LIMIT):
+            raise StoreError(
+                f"the online tables in {path} were built for format {fmt}, {rules} blocking rules and "
+                f"households of up to {household_limit}; this custodes has format {ONLINE_FORMAT}, "
+                f"{len(RULES)} rules and {HOUSEHOLD_LIMIT}: run `custodes master load FILE` again"
+            )
+
+    def _load_keys(self, con: duckdb.DuckDBPyConnection) -> None:
+        keys = query_frame(con, "SELECT rule, h, pid FROM online_keys ORDER BY rule, h, pid")
+        rule = keys["rule"].to_numpy()
+        self._key_hash: U64 = keys["h"].to_numpy()
+        self._key_pid: npt.NDArray[np.int32] = keys["pid"].to_numpy()
+        self._rule_span = np.searchsorted(rule, np.arange(len(RULES) + 1))
+        self.keys = keys.height
+
+    # -- retrieval ------------------------------------------------------------------------
+    def _lookup(self, number: int, hashes: Sequence[int]) -> list[npt.NDArray[np.int32]]:
+        """The person ids stored under each key hash of rule ``number``."""
+        lo, hi = self._rule_span[number], self._rule_span[number + 1]
+        table = self._key_hash[lo:hi]
+        wanted = np.asarray(hashes, dtype=np.uint64)
+        first = np.searchsorted(table, wanted, "left")
+        last = np.searchsorted(table, wanted, "right")
+        return [self._key_pid[lo + a : lo + b] for a, b in zip(first.tolist(), last.tolist(), strict=True)]
+
+    def candidates(self, prepared: pl.DataFrame) -> dict[int, set[int]]:
+        """Person ids the blocking rules and co-residence bring to each prepared request (by rid)."""
+        tables = {name: frame.to_dicts() for name, frame in request_tables(prepared).items()}
+        found: dict[int, set[int]] = {rid: set() for rid in prepared["rid"].to_list()}
+        for number, rule in enumerate(RULES):
+            filters = self._request_filters[number]
+            rids, hashes = [], []
+            for row in tables[rule.request_table]:
+                values = [row[k] for k in rule.keys]
+                if any(v is None for v in values) or any(f(row) is not True for f in filters):
+                    continue
+                rids.append(row["rid"])
+                hashes.append(key_hash(values))
+            for rid, hit in zip(rids, self._lookup(number, hashes), strict=True):
+                found[rid].update(hit.tolist())
+        for pids in found.values():
+            groups = {int(g) for g in self._household[list(pids)] if g >= 0} if pids else set()
+            if groups:
+                keys = np.fromiter(groups, dtype=np.int64)
+                first = np.searchsorted(self._household_keys, keys, "left")
+                last = np.searchsorted(self._household_keys, keys, "right")
+                for a, b in zip(first.tolist(), last.tolist(), strict=True):
+                    pids.update(self._household_members[a:b].tolist())
+        return found
+
+    # -- comparison and decision ----------------------------------------------------------
+    def candidate_levels(self, prepared: pl.DataFrame) -> pl.DataFrame:
+        """The batch path's levels frame (``pair_levels_sql`` + term frequencies), for every request."""
+        found = self.candidates(prepared)
+        pairs = [(rid, pid) for rid in sorted(found) for pid in sorted(found[rid])]
+        pids = [pid for _, pid in pairs]
+        people = self._persons[pids].to_dicts() if pids else []
+        spans = [(int(self._addr_start[p]), int(self._addr_start[p + 1])) for p in pids]
+        addresses = self._addresses[[i for a, b in spans for i in range(a, b)]].to_dicts() if pids else []
+        requests = {r["rid"]: r for r in prepared.iter_rows(named=True)}
+        rows: list[dict[str, Any]] = []
+        offset = 0
+        for (rid, _), m, (a, b) in zip(pairs, people, spans, strict=True):
+            mine = addresses[offset : offset + b - a]
+            offset += b - a
+            request = requests[rid]
+            if self._pair_filter(request, m) is not True:
+                continue
+            kr, km = self._known(request), self._known(m)
+            row: dict[str, Any] = {"rid": rid, "tin": m["tin"]}
+            for name, level in self._levels:
+                row[f"c_{name}"] = level(request, m, kr, km)
+            levels = [v for v in (self._address_level(request, x) for x in mine) if v is not None]
+            row["c_address"] = max(levels, default=0)
+            row["r_suffix"] = request["suffix"]
+            row.update({f"m_{c}": m[c] for c in PAIR_CONTEXT_COLUMNS})
+            row.update({"tf_first": m["tf_first"], "tf_last": m["tf_last"], "tf_addr": m["tf_addr"]})
+            rows.append(row)
+        return pl.DataFrame(rows, schema=self._levels_schema, orient="row")
+
+    def _known(self, person: Mapping[str, Any]) -> dict[str, Any]:
+        """The ``known_first`` row a person's first name joins to (all NULL when it is no known name)."""
+        first = person["first_tok"]
+        return {"first_tok": first if first in self._known_first else None}
+
+    def decide_prepared(self, prepared: pl.DataFrame) -> pl.DataFrame:
+        """Decisions (rid, outcome, reason, tin, match_probability, address_status) for prepared requests."""
+        levels = self.candidate_levels(prepared)
+        model = self.model
+        scored = score_candidates(
+            levels, model.m, model.u, taxpayers=model.taxpayers, prior=self.config.prior_on_file
+        )
+        return decide_outcomes(scored, prepared["rid"], self.config)
+
+    def decide(self, requests: pl.DataFrame, *, today: date | None = None) -> pl.DataFrame:
+        """Decide every request of ``requests`` (an ``rid`` column plus person fields + tin)."""
+        prepared = prepare_people(requests, today=today or datetime.now(UTC).date())
+        return self.decide_prepared(prepared)
+
+    def decide_one(self, subject: Mapping[str, object], *, today: date | None = None) -> dict[str, Any]:
+        """Decide one subject (the contract's person fields and tin; others are ignored).
+
+        Returns the batch decision columns: request_id, outcome, reason, tin,
+        match_probability, address_status. The subject's legal elements are not checked
+        here: the Gateway refuses a subject before it reaches the matcher.
+        """
+        frame = subjects_frame([subject])
+        people = frame.select(pl.lit(0, pl.Int64).alias("rid"), *PERSON_FIELDS, "tin")
+        row = self.decide(people, today=today).row(0, named=True)
+        return {
+            "request_id": frame["request_id"][0],
+            **{k: row[k] for k in ("outcome", "reason", "tin", "match_probability", "address_status")},
+        }
+
+    def address_of_record(self, tin: str) -> dict[str, str | None]:
+        """The filed address of record of a taxpayer on file (``RECORD_ADDRESS`` columns)."""
+        tins = self._persons["tin"]
+        at = int(tins.search_sorted(tin))
+        if at >= tins.len() or tins[at] != tin:
+            raise StoreError(
+                "a matched taxpayer is missing from the matching index: run `custodes master load`"
+            )
+        return self._persons[at].select(RECORD_ADDRESS).row(0, named=True)
+
+
+SUBJECT_FIELDS: tuple[str, ...] = ("request_id", *PERSON_FIELDS, "tin", "case_reference")
+"""The request columns one online subject carries (contract/batch-verification.md)."""
+
+
+def subjects_frame(subjects: Sequence[Mapping[str, object]]) -> pl.DataFrame:
+    """Online subjects as a request frame (``SUBJECT_FIELDS``), cleaned as the batch reader cleans a cell."""
+    raw = pl.DataFrame(
+        {c: [None if s.get(c) is None else str(s.get(c)) for s in subjects] for c in SUBJECT_FIELDS},
+        schema=dict.fromkeys(SUBJECT_FIELDS, pl.Utf8),
+    )
+    return raw.select(clean(c).alias(c) for c in SUBJECT_FIELDS)

@@ -1,0 +1,223 @@
+"""The online path decides every subject exactly as the batch path does.
+
+The agreement checks run on a synthetic batch that carries every hard category (twins,
+Jr/Sr, namesakes, households, typos, moves, nicknames, Hispanic surnames, missing dobs,
+PO boxes, ITINs, people not on file). Both paths read the same model parameters from the
+index (``load_parameters``), so any difference is a defect of the online retrieval or
+execution, never of the model.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import polars as pl
+import pytest
+
+from custodes.config import LinkageConfig
+from custodes.contract import read_master, read_requests
+from custodes.errors import StoreError
+from custodes.link import DuckDBLinker, LinkResult, build_index
+from custodes.link.online import OnlineMatcher, key_hash
+from custodes.link.prepare import prepare_people
+from custodes.synth import generate
+from tests.link.conftest import TODAY, request_frame
+
+PERSONS = 20_000
+REQUESTS = 3_000
+LINK_COLUMNS = [
+    "rid",
+    "first_name",
+    "middle_name",
+    "last_name",
+    "dob",
+    "street",
+    "city",
+    "state",
+    "zip",
+    "tin",
+]
+DECISION = ["rid", "outcome", "reason", "tin", "address_status"]
+
+
+@dataclass(frozen=True)
+class Synth:
+    index: Path
+    requests: pl.DataFrame
+    truth: pl.DataFrame
+    batch: LinkResult
+
+
+@pytest.fixture(scope="module")
+def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    base = tmp_path_factory.mktemp("online")
+    generate(PERSONS, REQUESTS, seed=11, out=base / "data")
+    index = base / "master.duckdb"
+    build_index(read_master(base / "data" / "master.parquet").collect(), index, today=TODAY)
+    requests = (
+        read_requests(base / "data" / "requests.csv").rename({"row_number": "rid"}).select(LINK_COLUMNS)
+    )
+    linker = DuckDBLinker(index, LinkageConfig())
+    try:
+        batch = linker.link(requests, today=TODAY)
+    finally:
+        linker.close()
+    truth = pl.read_csv(base / "data" / "truth.csv", infer_schema_length=0)
+    return Synth(index, requests, truth, batch)
+
+
+@pytest.fixture(scope="module")
+def matcher(synth: Synth) -> OnlineMatcher:
+    return OnlineMatcher(synth.index, LinkageConfig())
+
+
+def test_the_synthetic_batch_covers_every_hard_category(synth: Synth) -> None:
+    categories = set(synth.truth["category"].to_list())
+    hard = {"twin", "jr_sr", "namesake", "household", "typo", "moved", "nickname", "hispanic_surname"}
+    assert hard <= categories
+    assert {"missing_dob", "po_box", "itin", "accent", "not_in_master", "out_of_master"} <= categories
+
+
+def test_online_candidates_and_levels_equal_the_batch_sql(synth: Synth, matcher: OnlineMatcher) -> None:
+    # the same pairs (retrieval) with the same levels (the comparison SQL run in Python)
+    prepared = prepare_people(synth.requests, today=TODAY)
+    linker = DuckDBLinker(synth.index, LinkageConfig())
+    try:
+        batch = linker.candidate_levels(prepared)
+    finally:
+        linker.close()
+    online = matcher.candidate_levels(prepared)
+    assert online.height == batch.height > REQUESTS
+    order = ["rid", "tin"]
+    columns = online.columns
+    assert set(columns) == set(batch.columns)
+    assert online.sort(order).equals(batch.select(columns).sort(order).cast(online.schema))
+
+
+def test_every_online_decision_equals_the_batch_decision(synth: Synth, matcher: OnlineMatcher) -> None:
+    batch = synth.batch.decisions.sort("rid")
+    # requests decided in groups of varying size, as the service groups them
+    parts, start, size = [], 0, 1
+    while start < synth.requests.height:
+        parts.append(matcher.decide(synth.requests.slice(start, size), today=TODAY))
+        start += size
+        size = size % 97 + 7
+    online = pl.concat(parts).sort("rid")
+    differing = (
+        online.select(DECISION)
+        .join(batch.select(DECISION), on="rid", suffix="_batch")
+        .filter(pl.any_horizontal(pl.col(c).ne_missing(pl.col(f"{c}_batch")) for c in DECISION[1:]))
+    )
+    assert differing.height == 0, differing
+    assert online["match_probability"].fill_null(-1).to_list() == pytest.approx(
+        batch["match_probability"].fill_null(-1).to_list(), abs=1e-12
+    )
+    assert set(online["outcome"]) == {"match", "ambiguous", "no_match"}
+
+
+def test_one_subject_at_a_time_gives_the_same_decisions(synth: Synth, matcher: OnlineMatcher) -> None:
+    # a stratified sample: up to 10 requests of every category, through decide_one
+    raw = read_requests(synth.index.parent / "data" / "requests.csv")
+    sample = (
+        raw.join(synth.truth.select("request_id", "category"), on="request_id")
+        .filter(pl.int_range(pl.len()).over("category") < 10)
+        .sort("row_number")
+    )
+    batch = {row["rid"]: row for row in synth.batch.decisions.to_dicts()}
+    for subject in sample.to_dicts():
+        online = matcher.decide_one(subject, today=TODAY)
+        expected = batch[subject["row_number"]]
+        assert online["request_id"] == subject["request_id"]
+        got = [online[k] for k in DECISION[1:]]
+        assert got == [expected[k] for k in DECISION[1:]], (subject["category"], subject["request_id"])
+
+
+def test_the_hand_made_hard_cases_agree(index_path: Path) -> None:
+    rows = [
+        (1, "Marta", "", "Kowalski", "2001-05-05", "9 Oak Avenue #3", "Peoria", "IL", "61602", ""),
+        (2, "A", "", "Kowalski", "2001-05-05", "9 Oak Avenue #3", "Peoria", "IL", "61602", ""),
+        (3, "Danie", "", "Ortiz", "1999-01-02", "5 Birch Court", "Elgin", "IL", "60120", ""),
+        (4, "John", "Q", "Smith", "", "12 Elm St", "Springfield", "IL", "62701", ""),
+        (5, "John", "Q", "Smith Sr", "", "12 Elm St", "Springfield", "IL", "62701", ""),
+        (6, "Jose", "L", "Garcia-Lopez", "1975-11-30", "400 N Main St", "Chicago", "IL", "60601", ""),
+        (7, "Carlos", "", "Garcia", "2008-04-04", "77 Lake Shore Dr Unit 9", "Chicago", "IL", "60611", ""),
+        (8, "Bill", "", "Baker", "1955-09-09", "P.O. Box 77", "Urbana", "IL", "61801", ""),
+        (9, "Paula", "", "Novak", "1980-01-01", "3 Fir St", "Joliet", "IL", "60431", ""),
+        (10, "Zed", "", "Nobody", "", "1 Nowhere Rd", "X", "IL", "00001", ""),
+    ]
+    frame = request_frame(rows)
+    linker = DuckDBLinker(index_path, LinkageConfig())
+    try:
+        batch = linker.link(frame, today=TODAY)
+    finally:
+        linker.close()
+    online = OnlineMatcher(index_path, LinkageConfig()).decide(frame, today=TODAY)
+    assert online.sort("rid").select(DECISION).equals(batch.decisions.sort("rid").select(DECISION))
+    outcomes = dict(zip(online["rid"], online["outcome"], strict=True))
+    assert (outcomes[1], outcomes[3], outcomes[4], outcomes[5], outcomes[9], outcomes[10]) == (
+        "match", "ambiguous", "ambiguous", "match", "no_match", "no_match",
+    )  # fmt: skip
+    assert outcomes[2] != "match"
+
+
+def test_the_model_parameters_are_the_ones_the_batch_reads_from_the_index(
+    synth: Synth, matcher: OnlineMatcher, tmp_path: Path
+) -> None:
+    linker = DuckDBLinker(synth.index, LinkageConfig())
+    try:
+        assert matcher.model == linker.parameters
+    finally:
+        linker.close()
+    assert (matcher.model.m, matcher.model.u) == (synth.batch.m, synth.batch.u)
+    old = tmp_path / "without-m.duckdb"
+    old.write_bytes(synth.index.read_bytes())
+    con = duckdb.connect(str(old))
+    con.execute("DROP TABLE m_probabilities")
+    con.close()
+    with pytest.raises(StoreError, match="lacks m_probabilities"):
+        OnlineMatcher(old, LinkageConfig())
+
+
+def test_an_index_without_online_tables_says_to_load_the_master_again(
+    index_path: Path, tmp_path: Path
+) -> None:
+    old = tmp_path / "old.duckdb"
+    old.write_bytes(index_path.read_bytes())
+    con = duckdb.connect(str(old))
+    con.execute("DROP TABLE online_meta")
+    con.close()
+    with pytest.raises(StoreError, match="master load"):
+        OnlineMatcher(old, LinkageConfig())
+    with pytest.raises(StoreError, match="no matching index"):
+        OnlineMatcher(tmp_path / "missing.duckdb", LinkageConfig())
+
+
+def test_key_hashes_match_duckdbs_md5_of_the_same_text() -> None:
+    con = duckdb.connect()
+    (expected,) = con.execute(
+        "SELECT md5_number_lower(concat_ws(chr(31), CAST(DATE '1980-01-02' AS VARCHAR), "
+        "CAST(1980 AS VARCHAR), 'GARCIA'))"
+    ).fetchall()[0]
+    assert key_hash([date(1980, 1, 2), 1980, "GARCIA"]) == expected
+
+
+def test_a_single_subject_is_decided_in_milliseconds(synth: Synth, matcher: OnlineMatcher) -> None:
+    # a micro run at 20k persons; the 1M figures come from `custodes bench online`
+    subjects = read_requests(synth.index.parent / "data" / "requests.csv").head(100).to_dicts()
+    for subject in subjects[:20]:
+        matcher.decide_one(subject, today=TODAY)
+    seconds = []
+    for subject in subjects:
+        started = time.perf_counter()
+        matcher.decide_one(subject, today=TODAY)
+        seconds.append(time.perf_counter() - started)
+    seconds.sort()
+    p50, p99 = seconds[len(seconds) // 2], seconds[int(len(seconds) * 0.99)]
+    print(json.dumps({"decide_one_p50_ms": round(p50 * 1e3, 2), "decide_one_p99_ms": round(p99 * 1e3, 2)}))
+    # generous: the machine running the suite is shared; a scan of the master would take seconds
+    assert p50 < 0.25

@@ -1,0 +1,171 @@
+"""Online subjects through the Gateway: the batch's answers, each accounted before it is given."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import polars as pl
+import pytest
+from sqlalchemy import func, select
+
+from custodes import Gateway, Settings, StoreError, UserInputError
+from custodes.contract import read_manifest
+from custodes.groups import GroupRunner
+from custodes.ledger.reader import prove_request
+from custodes.ledger.store import entries
+from custodes.store import connect
+from tests.link.conftest import COLUMNS, MASTER_ROWS, filler_rows
+from tests.test_gateway import NOW, REQUEST_HEADER, REQUESTS, write_batch
+
+COURT_ORDER = {
+    "legal_basis": "26 USC 6103(i)(1)",
+    "signed_by": {"name": "Hon. A. Synthetic", "title": "United States Magistrate Judge"},
+    "court_order": {
+        "court": "D.D.C.",
+        "docket": "1:26-mj-1",
+        "judge": "Hon. A. Synthetic",
+        "signed_on": "2026-11-01",
+        "expires_on": "2027-01-01",
+    },
+    "disclosure_profile": "address_of_record",
+}
+
+
+@pytest.fixture
+def gateway(tmp_path: Path, store_url: str) -> Iterator[Gateway]:
+    gw = Gateway(Settings(home=tmp_path / "home", database_url=store_url))
+    gw.init()
+    master = pl.DataFrame(MASTER_ROWS + filler_rows(1000), schema=COLUMNS, orient="row")
+    path = tmp_path / "master.parquet"
+    master.with_columns(pl.col(c).replace("", None) for c in COLUMNS if c != "tax_year").write_parquet(path)
+    gw.load_master(path)
+    yield gw
+    gw.close()
+
+
+def subjects() -> list[dict[str, object]]:
+    return [dict(zip(REQUEST_HEADER, row, strict=True)) for row in REQUESTS]
+
+
+def batch_response(gateway: Gateway, tmp_path: Path, **overrides: object) -> list[dict[str, object]]:
+    batch, man = write_batch(tmp_path / "batch-in", REQUESTS, **overrides)
+    result = gateway.verify_batch(batch, man, tmp_path / "batch-out", now=NOW)
+    return pl.read_csv(result.response_path, infer_schema=False).to_dicts()
+
+
+def test_each_online_answer_equals_the_batch_response_row(gateway: Gateway, tmp_path: Path) -> None:
+    expected = batch_response(gateway, tmp_path)
+    _, man = write_batch(tmp_path / "online", REQUESTS, batch_id="DHS-ONLINE-1")
+    manifest = read_manifest(man)
+    answers = [gateway.verify_subject(manifest, s, now=NOW) for s in subjects()]
+    assert answers == expected
+    outcomes = {a["request_id"]: (a["outcome"], a["reason"]) for a in answers}
+    assert outcomes["R1"] == ("match", None)
+    assert outcomes["R3"] == ("refused", "placeholder_address")
+    assert outcomes["R5"] == ("refused", "invalid_tin")
+
+
+def test_a_court_order_answer_carries_the_address_of_record_as_the_batch_does(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    expected = batch_response(gateway, tmp_path, **COURT_ORDER)
+    _, man = write_batch(tmp_path / "online", REQUESTS, batch_id="DHS-ONLINE-2", **COURT_ORDER)
+    answers = [gateway.verify_subject(read_manifest(man), s, now=NOW) for s in subjects()]
+    assert answers == expected
+    assert answers[0]["street"] == "9 Oak Avenue Apt 3"
+
+
+def test_concurrent_answers_are_each_in_the_log_and_provable(gateway: Gateway, tmp_path: Path) -> None:
+    _, man = write_batch(tmp_path / "online", REQUESTS, batch_id="DHS-ONLINE-3")
+    manifest = read_manifest(man)
+    answers: dict[str, dict[str, object]] = {}
+    lock = threading.Lock()
+
+    def ask(copy: int) -> None:
+        for subject in subjects():
+            answer = gateway.verify_subject(
+                manifest, {**subject, "request_id": f"{subject['request_id']}-{copy}"}
+            )
+            with lock:
+                answers[str(answer["request_id"])] = answer
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(answers) == 6 * len(REQUESTS)
+    engine = connect(gateway.settings.store_url)
+    try:
+        with engine.connect() as conn:
+            stored = conn.execute(
+                select(func.count()).select_from(entries).where(entries.c.kind == 0)
+            ).scalar_one()
+            assert stored == len(answers)
+            for request_id in ("R1-0", "R8-5", "R4-3"):
+                bundle = prove_request(conn, gateway.settings.log_origin, "DHS-ONLINE-3", request_id)
+                assert bundle["checkpoint"]
+    finally:
+        engine.dispose()
+
+
+def test_no_answer_is_given_when_its_log_entry_cannot_be_written(gateway: Gateway, tmp_path: Path) -> None:
+    _, man = write_batch(tmp_path / "online", REQUESTS, batch_id="DHS-ONLINE-4")
+    shutil.rmtree(gateway.settings.home / "ledger")
+    with pytest.raises(StoreError, match="custodes init"):
+        gateway.verify_subject(read_manifest(man), subjects()[0], now=NOW)
+
+
+def test_a_manifest_that_fails_the_law_refuses_the_subject_with_its_reason(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    _, man = write_batch(
+        tmp_path / "online", REQUESTS, batch_id="DHS-ONLINE-5", statutory_authority="26 USC 7201"
+    )
+    answer = gateway.verify_subject(read_manifest(man), subjects()[0], now=NOW)
+    assert answer == {
+        "request_id": "R1",
+        "outcome": "refused",
+        "reason": "tax_administration_statute",
+        "address_status": None,
+    }
+
+
+def test_a_subject_needs_a_request_id(gateway: Gateway, tmp_path: Path) -> None:
+    _, man = write_batch(tmp_path / "online", REQUESTS, batch_id="DHS-ONLINE-6")
+    subject = {**subjects()[0], "request_id": "  "}
+    with pytest.raises(UserInputError, match="request_id"):
+        gateway.verify_subject(read_manifest(man), subject, now=NOW)
+
+
+def test_the_group_runner_answers_each_caller_and_isolates_failures() -> None:
+    seen: list[int] = []
+
+    def handle(items: list[int]) -> list[int | BaseException]:
+        seen.append(len(items))
+        return [ValueError(f"bad {i}") if i < 0 else i * 2 for i in items]
+
+    runner: GroupRunner[int, int] = GroupRunner(handle, max_group=4, max_wait=0.05)
+    futures = [runner.submit(i) for i in (1, -1, 3, 4, 5)]
+    assert futures[0].result() == 2
+    with pytest.raises(ValueError, match="bad -1"):
+        futures[1].result()
+    assert [f.result() for f in futures[2:]] == [6, 8, 10]
+    runner.close()
+    assert max(seen) <= 4
+    assert sum(seen) == 5
+    with pytest.raises(RuntimeError, match="closed"):
+        runner.submit(1)
+
+
+def test_when_the_group_fails_every_caller_hears_it() -> None:
+    def handle(items: list[int]) -> list[int]:
+        raise OSError("disk full")
+
+    runner: GroupRunner[int, int] = GroupRunner(handle)
+    with pytest.raises(OSError, match="disk full"):
+        runner.run(1)
+    runner.close()

@@ -63,6 +63,7 @@ def test_small_scale_run_end_to_end(tmp_path: Path) -> None:
     assert set(report["targets"]) == {  # type: ignore[arg-type]
         "load_plus_verify_under_5_minutes", "peak_rss_under_8_gib", "recall_at_least_1m_minus_0.02"
     }  # fmt: skip
+    assert report["at_target_scale"] is False
     assert report["quality"]["n_requests"] == 300  # type: ignore[index]
     written = json.loads((results / "scale-2000-300-s3.json").read_text())
     assert written["load_average_1_5_15"]["start"]

@@ -101,22 +101,28 @@ class DuckDBLinker:
             # at the same address must be seen before anyone is chosen
             # then drop pairs whose dobs contradict each other (and whose TINs differ):
             # such a candidate can be neither the match nor a plausible rival, and
-            # comparing it in full is most of the cost
+            # comparing it in full is most of the cost. Each person row is read once per
+            # branch and a request's household is expanded once per address, not per hit.
             con.execute(
                 f"""
                 CREATE OR REPLACE TEMP TABLE pairs AS
-                SELECT c.rid, c.tin
-                FROM (
-                  SELECT rid, tin FROM hits
-                  UNION
-                  SELECT h.rid, p2.tin
-                  FROM hits h
-                  JOIN persons p1 ON p1.tin = h.tin
-                  JOIN tf_addr t ON t.addr_key = p1.addr_key AND t.n <= ?
-                  JOIN persons p2 ON p2.addr_key = p1.addr_key
-                ) c
-                JOIN req r ON r.rid = c.rid
-                JOIN persons m ON m.tin = c.tin
+                WITH found AS (
+                  SELECT h.rid, p.tin, p.tin9, p.dob_s, p.dob_d, p.addr_key
+                  FROM hits h JOIN persons p ON p.tin = h.tin
+                ),
+                homes AS (
+                  SELECT DISTINCT f.rid, f.addr_key
+                  FROM found f SEMI JOIN (SELECT addr_key FROM tf_addr WHERE n <= ?) t
+                    ON t.addr_key = f.addr_key
+                ),
+                everyone AS (
+                  SELECT rid, tin, tin9, dob_s, dob_d FROM found
+                  UNION ALL
+                  SELECT h.rid, p.tin, p.tin9, p.dob_s, p.dob_d
+                  FROM homes h JOIN persons p ON p.addr_key = h.addr_key
+                )
+                SELECT DISTINCT m.rid, m.tin
+                FROM everyone m JOIN req r ON r.rid = m.rid
                 WHERE {PAIR_FILTER}
                 """,
                 [HOUSEHOLD_LIMIT],

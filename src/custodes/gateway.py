@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,7 +39,13 @@ from custodes.legal import check_batch
 from custodes.legal.subjects import check_subjects
 from custodes.link import DuckDBLinker, IndexSummary, build_index
 from custodes.store import connect, upgrade
-from custodes.store.records import batch_exists, complete_batch, record_batch, record_master_load
+from custodes.store.records import (
+    batch_exists,
+    complete_batch,
+    record_batch,
+    record_master_load,
+    registered_agencies,
+)
 
 Progress = Callable[[str], None]
 
@@ -220,7 +226,10 @@ class Gateway:
     ) -> tuple[pl.DataFrame, pl.DataFrame, str | None]:
         """Legal checks, linkage and response shaping: (decisions with digests, response, batch reason)."""
         say("checking the legal basis of the batch")
-        verdict = check_batch(manifest, self.settings, now, frame.height)
+        with self._engine.connect() as conn:
+            stored_agencies = registered_agencies(conn)
+        legal = replace(self.settings, agencies=(*self.settings.agencies, *stored_agencies))
+        verdict = check_batch(manifest, legal, now, frame.height)
         basis = self.settings.bases.get(manifest.legal_basis)
         if not verdict.allowed or basis is None:
             reason = verdict.reason or Reason.INVALID_LEGAL_BASIS

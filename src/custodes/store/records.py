@@ -10,7 +10,7 @@ import polars as pl
 from sqlalchemy import Connection, func, insert, select, update
 
 from custodes.errors import StoreError
-from custodes.store.schema import batches, decisions, master_loads, requests
+from custodes.store.schema import agencies, batches, decisions, master_loads, requests
 
 CHUNK = 20_000
 """Rows per executemany call: bounded memory, few round trips."""
@@ -150,3 +150,8 @@ def decision_counts(conn: Connection, batch_pk: int) -> dict[tuple[str, str], in
         .group_by(decisions.c.outcome, decisions.c.reason)
     ).all()
     return {(str(o), str(r)): int(n) for o, r, n in rows}
+
+
+def registered_agencies(conn: Connection) -> tuple[str, ...]:
+    """Agencies registered in the store (``custodes agency add``), by name."""
+    return tuple(str(n) for n in conn.execute(select(agencies.c.name).order_by(agencies.c.name)).scalars())

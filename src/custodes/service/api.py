@@ -258,6 +258,20 @@ NOTFOUND = (404, example("not-found", "no batch with id '0b9f1c8e-6a53-4f0e-9a55
 INVALID = (422, example("invalid-request", "body.subject.tin: String should match pattern", errors=[]))
 
 
+def _caller(
+    request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
+) -> Caller:
+    scheme, _, key = (authorization or "").partition(" ")
+    if authorization and scheme.lower() != "bearer":
+        raise AuthenticationError("use `Authorization: Bearer <key>`")
+    desk: Desk = request.app.state.desk
+    return desk.authenticate(key.strip() or None)
+
+
+Who = Annotated[Caller, Depends(_caller)]
+BatchId = Annotated[str, Path(pattern=BATCH_ID_PATTERN, description="The batch's id from POST /v1/batches")]
+
+
 class _Worker:
     """The background worker: processes received batches one at a time until stopped."""
 
@@ -325,17 +339,6 @@ def create_app(settings: Settings | None = None, *, worker: bool = True) -> Fast
     app.state.desk = desk
     app.state.wake_worker = background.wake if background is not None else (lambda: None)
     _install_errors(app)
-
-    def caller(authorization: Annotated[str | None, Header(include_in_schema=False)] = None) -> Caller:
-        scheme, _, key = (authorization or "").partition(" ")
-        if authorization and scheme.lower() != "bearer":
-            raise AuthenticationError("use `Authorization: Bearer <key>`")
-        return desk.authenticate(key.strip() or None)
-
-    Who = Annotated[Caller, Depends(caller)]
-    BatchId = Annotated[
-        str, Path(pattern=BATCH_ID_PATTERN, description="The batch's id from POST /v1/batches")
-    ]
 
     @app.post(
         "/v1/batches",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from custodes.legal.cedar import PolicyEvaluationError
 from custodes.service.authz import (
     ACTIONS,
     DESK,
@@ -15,7 +16,6 @@ from custodes.service.authz import (
     parse_policy,
     policy_text,
 )
-from custodes.legal.cedar import PolicyEvaluationError
 
 DHS = "Department of Homeland Security"
 
@@ -95,7 +95,7 @@ def test_role_action(role: str, action: str) -> None:
     if expected is None:
         assert rules == (), f"{role} should be allowed to {action}, but {rules} forbid it"
     else:
-        assert rules and rules[0] == expected, f"{role} doing {action}: expected {expected}, got {rules}"
+        assert rules[:1] == (expected,), f"{role} doing {action}: expected {expected}, got {rules}"
 
 
 @pytest.mark.parametrize("role", ["disclosure_officer", "auditor", "policy_admin", "oversight", "submitter"])
@@ -127,6 +127,8 @@ def test_a_forbid_without_an_id_is_rejected() -> None:
 
 
 def test_a_policy_that_fails_to_evaluate_stops_instead_of_allowing() -> None:
-    broken = parse_policy('permit (principal, action, resource);\n@id("x")\nforbid (principal, action, resource) when { resource.nope == 1 };\n')
+    broken = parse_policy(
+        'permit (principal, action, resource);\n@id("x")\nforbid (principal, action, resource) when { resource.nope == 1 };\n'
+    )
     with pytest.raises(PolicyEvaluationError):
         forbidding_rules(_caller("auditor"), "view_batch", _resource("view_batch"), policy=broken)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import Body, Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
@@ -337,6 +338,7 @@ def create_app(settings: Settings | None = None, *, worker: bool = True) -> Fast
         lifespan=lifespan,
     )
     app.state.desk = desk
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     app.state.wake_worker = background.wake if background is not None else (lambda: None)
     _install_errors(app)
 
@@ -634,6 +636,33 @@ def create_app(settings: Settings | None = None, *, worker: bool = True) -> Fast
 
     mount_ui(app, desk)
     return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The OpenAPI document, with every error response documented as problem+json."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(
+        title=app.title,
+        version=app.version,
+        summary=app.summary,
+        description=app.description,
+        routes=app.routes,
+    )
+    problem_ref = {"$ref": "#/components/schemas/Problem"}
+    default_422 = example("invalid-request", "body.subject.request_id: Field required", errors=[])
+    for operations in schema.get("paths", {}).values():
+        for operation in operations.values():
+            for code, answer in operation.get("responses", {}).items():
+                if not code.isdigit() or int(code) < 400:
+                    continue
+                content = answer.setdefault("content", {})
+                content.pop("application/json", None)
+                documented = content.setdefault(MEDIA_TYPE, {"example": default_422})
+                documented["schema"] = problem_ref
+    schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = Problem.model_json_schema()
+    app.openapi_schema = schema
+    return schema
 
 
 def _install_errors(app: FastAPI) -> None:

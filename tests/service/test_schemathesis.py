@@ -59,5 +59,10 @@ def test_no_generated_request_gets_a_5xx_or_an_undocumented_answer(case: schemat
     response = case.call(headers=AUTH)
     case.validate_response(
         response,
-        checks=[not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance],
+        checks=[
+            not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_schema_conformance,
+        ],
     )

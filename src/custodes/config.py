@@ -72,6 +72,26 @@ class LinkageConfig:
     """Key values shared by more taxpayers are not used for blocking (read at master load)."""
 
 
+@dataclass(frozen=True)
+class ServiceConfig:
+    """The HTTP service (``custodes serve``); see docs/service.md."""
+
+    host: str = "127.0.0.1"
+    """Address ``custodes serve`` listens on."""
+    port: int = 8000
+    """Port ``custodes serve`` listens on."""
+    max_upload_bytes: int = 2_147_483_648
+    """Largest request body ``POST /v1/batches`` accepts (both files together); larger is refused with 413."""
+    max_attempts: int = 3
+    """Times a batch is tried after a worker crash before it is marked failed."""
+    lease_seconds: int = 600
+    """How long a claimed batch stays claimed without a heartbeat before another worker resumes it."""
+    poll_seconds: float = 1.0
+    """How often the background worker looks for received batches when idle."""
+    session_minutes: int = 30
+    """Lifetime of a reviewer UI session cookie."""
+
+
 def _default_bases() -> dict[str, BasisRule]:
     return {
         I2: BasisRule(
@@ -134,6 +154,7 @@ class Settings:
     agencies: tuple[str, ...] = DEFAULT_AGENCIES
     bases: Mapping[str, BasisRule] = field(default_factory=_default_bases)
     linkage: LinkageConfig = field(default_factory=LinkageConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
     log_origin: str = "custodes.example/log"
     accounting: bool = True
     witnessing: WitnessingConfig = field(default_factory=WitnessingConfig)
@@ -183,7 +204,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 
 def _apply_toml(settings: Settings, raw: Mapping[str, Any], path: str) -> Settings:
-    allowed = {"database_url", "agencies", "bases", "linkage", "log_origin", "accounting"} | WITNESS_TABLES
+    allowed = {
+        "database_url", "agencies", "bases", "linkage", "service", "log_origin", "accounting",
+    } | WITNESS_TABLES  # fmt: skip
     unknown = set(raw) - allowed
     if unknown:
         raise ConfigError(f"unknown keys {sorted(unknown)}", file=path, hint=f"use only {sorted(allowed)}")
@@ -204,6 +227,14 @@ def _apply_toml(settings: Settings, raw: Mapping[str, Any], path: str) -> Settin
                 f"unknown keys {sorted(unknown)} in [linkage]", file=path, hint=f"use only {sorted(known)}"
             )
         out = replace(out, linkage=replace(out.linkage, **raw["linkage"]))
+    if "service" in raw:
+        known = {f.name for f in fields(ServiceConfig)}
+        unknown = set(raw["service"]) - known
+        if unknown:
+            raise ConfigError(
+                f"unknown keys {sorted(unknown)} in [service]", file=path, hint=f"use only {sorted(known)}"
+            )
+        out = replace(out, service=replace(out.service, **raw["service"]))
     if "bases" in raw:
         bases = dict(out.bases)
         for name, spec in raw["bases"].items():

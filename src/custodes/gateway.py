@@ -9,14 +9,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
-from sqlalchemy import inspect
+from sqlalchemy import Connection, Engine, inspect
 
 from custodes.codes import Outcome, Reason
 from custodes.config import Settings, load_settings
@@ -27,18 +27,25 @@ from custodes.contract import (
     read_manifest,
     read_master,
     read_requests,
+    subject_frame,
     write_decisions,
     write_response,
 )
 from custodes.disclose import ADDRESS_COLUMNS, ADDRESS_OF_RECORD, response_digests, response_frame
 from custodes.errors import DuplicateBatchError, StoreError
-from custodes.ledger import DecisionColumns, LedgerKeys, append_batch, create_keys, load_keys
+from custodes.ledger import DecisionColumns, LedgerKeys, append_batch, append_event, create_keys, load_keys
 from custodes.ledger.keys import LedgerKeysExistError, LedgerKeysMissingError
 from custodes.legal import check_batch
 from custodes.legal.subjects import check_subjects
 from custodes.link import DuckDBLinker, IndexSummary, build_index
 from custodes.store import connect, upgrade
-from custodes.store.records import batch_exists, record_batch, record_master_load
+from custodes.store.records import (
+    batch_exists,
+    complete_batch,
+    record_batch,
+    record_master_load,
+    registered_agencies,
+)
 
 Progress = Callable[[str], None]
 
@@ -137,12 +144,15 @@ class Gateway:
         *,
         now: datetime | None = None,
         progress: Progress | None = None,
+        claimed: int | None = None,
     ) -> BatchResult:
         """Run a whole batch through every stage and write the response and decisions.
 
         Input errors (exit code 2) are raised before anything is written. The batch, its
         decisions and its accounting entries are committed in one transaction, and the
-        output files are moved into place only after that commit.
+        output files are moved into place only after that commit. ``claimed`` is the store
+        key of a batch the service received and a worker claimed (status ``processing``):
+        its row is completed instead of a new one inserted.
         """
         say = progress or (lambda _msg: None)
         now = now or datetime.now(UTC)
@@ -151,17 +161,75 @@ class Gateway:
         manifest = read_manifest(manifest_path)
         frame = read_requests(requests_path)
         check_record_count(manifest, requests_path, frame)
-        with self._engine.connect() as conn:
-            if batch_exists(conn, manifest.agency, manifest.batch_id):
-                raise DuplicateBatchError(
-                    f"batch_id {manifest.batch_id!r} was already submitted by {manifest.agency}",
-                    file=str(manifest_path),
-                    column="batch_id",
-                    hint="batches are never merged or replaced: submit new requests under a new batch_id",
-                )
+        if claimed is None:
+            with self._engine.connect() as conn:
+                if batch_exists(conn, manifest.agency, manifest.batch_id):
+                    raise DuplicateBatchError(
+                        f"batch_id {manifest.batch_id!r} was already submitted by {manifest.agency}",
+                        file=str(manifest_path),
+                        column="batch_id",
+                        hint="batches are never merged or replaced: submit new requests under a new batch_id",
+                    )
+        decisions, response, batch_reason = self._decide(manifest, frame, now=now, say=say)
+        return self._commit(
+            manifest=manifest,
+            requests_path=requests_path,
+            frame=frame,
+            decisions=decisions,
+            response=response,
+            batch_reason=batch_reason,
+            out_dir=out_dir,
+            now=now,
+            say=say,
+            claimed=claimed,
+        )
 
+    def verify_subject(
+        self,
+        basis: Manifest,
+        subject: Mapping[str, str | None],
+        *,
+        now: datetime | None = None,
+        recorded_as: Mapping[str, object] | None = None,
+    ) -> dict[str, object]:
+        """Verify one subject online: the batch path (legal, link, disclose, account) on a one-row batch.
+
+        ``basis`` holds the legal elements (a standing basis as a manifest; its ``batch_id``
+        names this verification), ``subject`` the request columns. Returns the response row,
+        exactly as a batch's ``response.csv`` row would read. The request, its decision and
+        its accounting entries are committed in one transaction before the row is returned;
+        ``recorded_as`` sets the service's columns of the stored batch row.
+        """
+        now = now or datetime.now(UTC)
+        self._require_store()
+        frame = subject_frame(subject)
+        decisions, response, batch_reason = self._decide(basis, frame, now=now, say=lambda _msg: None)
+        canonical = json.dumps(dict(subject), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        with self._engine.begin() as conn:
+            self._record(
+                conn,
+                manifest=basis,
+                requests_sha256=hashlib.sha256(canonical.encode()).hexdigest(),
+                frame=frame,
+                decisions=decisions,
+                batch_reason=batch_reason,
+                now=now,
+                claimed=None,
+                status="released",
+                workflow=recorded_as,
+            )
+        row: dict[str, object] = response.row(0, named=True)
+        return row
+
+    def _decide(
+        self, manifest: Manifest, frame: pl.DataFrame, *, now: datetime, say: Progress
+    ) -> tuple[pl.DataFrame, pl.DataFrame, str | None]:
+        """Legal checks, linkage and response shaping: (decisions with digests, response, batch reason)."""
         say("checking the legal basis of the batch")
-        verdict = check_batch(manifest, self.settings, now, frame.height)
+        with self._engine.connect() as conn:
+            stored_agencies = registered_agencies(conn)
+        legal = replace(self.settings, agencies=(*self.settings.agencies, *stored_agencies))
+        verdict = check_batch(manifest, legal, now, frame.height)
         basis = self.settings.bases.get(manifest.legal_basis)
         if not verdict.allowed or basis is None:
             reason = verdict.reason or Reason.INVALID_LEGAL_BASIS
@@ -179,17 +247,7 @@ class Gateway:
             addresses = self._addresses_of_record(decisions)
         response = response_frame(decisions, manifest.disclosure_profile, addresses)
         decisions = decisions.with_columns(response_digests(response))
-        return self._commit(
-            manifest=manifest,
-            requests_path=requests_path,
-            frame=frame,
-            decisions=decisions,
-            response=response,
-            batch_reason=batch_reason,
-            out_dir=out_dir,
-            now=now,
-            say=say,
-        )
+        return decisions, response, batch_reason
 
     def _refuse_all(self, frame: pl.DataFrame, reason: Reason) -> pl.DataFrame:
         return frame.select(
@@ -254,6 +312,7 @@ class Gateway:
         out_dir: Path,
         now: datetime,
         say: Progress,
+        claimed: int | None = None,
     ) -> BatchResult:
         out_dir.mkdir(parents=True, exist_ok=True)
         response_path = out_dir / "response.csv"
@@ -262,33 +321,19 @@ class Gateway:
         tmp_decisions = out_dir / f".decisions.parquet.tmp-{os.getpid()}"
         write_response(response, tmp_response)
         write_decisions(decisions.select(DECISION_COLUMNS), tmp_decisions)
-        checkpoint = None
         try:
             say("recording the batch and its accounting")
-            keys = self._keys() if self.settings.accounting else None
             with self._engine.begin() as conn:
-                record_batch(
+                checkpoint = self._record(
                     conn,
-                    batch_id=manifest.batch_id,
-                    agency=manifest.agency,
-                    legal_basis=manifest.legal_basis,
-                    manifest_json=json.dumps(manifest.raw, sort_keys=True),
-                    manifest_sha256=manifest.sha256,
+                    manifest=manifest,
                     requests_sha256=_sha256_file(requests_path),
-                    request_rows=frame,
-                    decision_rows=decisions,
+                    frame=frame,
+                    decisions=decisions,
                     batch_reason=batch_reason,
-                    received_at=now,
-                    completed_at=datetime.now(UTC),
+                    now=now,
+                    claimed=claimed,
                 )
-                if keys is not None:
-                    signed = append_batch(
-                        conn,
-                        keys,
-                        self._batch_entry(manifest, batch_reason, now),
-                        self._entries(manifest, decisions, now),
-                    )
-                    checkpoint = signed.note
         except BaseException:
             tmp_response.unlink(missing_ok=True)
             tmp_decisions.unlink(missing_ok=True)
@@ -306,6 +351,72 @@ class Gateway:
             batch_reason=batch_reason,
             checkpoint=checkpoint,
         )
+
+    def _record(
+        self,
+        conn: Connection,
+        *,
+        manifest: Manifest,
+        requests_sha256: str,
+        frame: pl.DataFrame,
+        decisions: pl.DataFrame,
+        batch_reason: str | None,
+        now: datetime,
+        claimed: int | None,
+        status: str = "decided",
+        workflow: Mapping[str, object] | None = None,
+    ) -> str | None:
+        """Store the batch, its rows and decisions and append its accounting, in ``conn``'s transaction."""
+        keys = self._keys() if self.settings.accounting else None
+        if claimed is None:
+            record_batch(
+                conn,
+                batch_id=manifest.batch_id,
+                agency=manifest.agency,
+                legal_basis=manifest.legal_basis,
+                manifest_json=json.dumps(manifest.raw, sort_keys=True),
+                manifest_sha256=manifest.sha256,
+                requests_sha256=requests_sha256,
+                request_rows=frame,
+                decision_rows=decisions,
+                batch_reason=batch_reason,
+                received_at=now,
+                completed_at=datetime.now(UTC),
+                status=status,
+                workflow=workflow,
+            )
+        else:
+            complete_batch(
+                conn,
+                claimed,
+                request_rows=frame,
+                decision_rows=decisions,
+                batch_reason=batch_reason,
+                completed_at=datetime.now(UTC),
+            )
+        if keys is None:
+            return None
+        signed = append_batch(
+            conn,
+            keys,
+            self._batch_entry(manifest, batch_reason, now),
+            self._entries(manifest, decisions, now),
+        )
+        return signed.note
+
+    def append_event(self, conn: Connection, entry: Mapping[str, object]) -> str | None:
+        """Append one act that is not a batch (a release, a denial, ...) inside ``conn``'s transaction.
+
+        Returns the new signed checkpoint, or None when accounting is switched off.
+        """
+        if not self.settings.accounting:
+            return None
+        return append_event(conn, self._keys(), entry).note
+
+    @property
+    def engine(self) -> Engine:
+        """The operational store's engine (shared with the service's own tables)."""
+        return self._engine
 
     @staticmethod
     def _batch_entry(manifest: Manifest, batch_reason: str | None, now: datetime) -> dict[str, object]:

@@ -250,8 +250,15 @@ def test_a_streamed_upload_over_the_limit_without_content_length_is_refused(worl
         ),
         (b"{}", "application/json", 415, "unsupported-media-type"),
         (b"--zzz--\r\n", "multipart/form-data", 422, "invalid-request"),
+        (
+            b'--zzz\r\nContent-Disposition: form-data; name="manifest"\r\n\r\n{}\r\n--zzz\r\n'
+            b'Content-Disposition: form-data; name="requests"; filename="r.csv"\r\n\r\nrequest_id,first_na',
+            "multipart/form-data; boundary=zzz",
+            422,
+            "invalid-request",
+        ),
     ],
-    ids=["garbage", "part-without-name", "json", "no-boundary"],
+    ids=["garbage", "part-without-name", "json", "no-boundary", "cut-short"],
 )
 def test_malformed_multipart_is_refused(
     world: World, body: bytes, content_type: str, status: int, kind: str

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from python_multipart.exceptions import FormParserError
-from python_multipart.multipart import MultipartParser, parse_options_header
+from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
 
 from custodes.errors import PayloadTooLargeError, UserInputError
 from custodes.service.desk import safe_file_name
@@ -154,6 +154,12 @@ async def receive(stream: AsyncIterator[bytes], content_type: str | None, direct
                 )
             parser.write(chunk)
         parser.finalize()
+        if parser.state != MultipartState.END:
+            # python-multipart's finalize() does not check this: a body cut short would pass.
+            raise MalformedUploadError(
+                "the body ends before the closing multipart boundary: the upload is incomplete",
+                hint="send the whole body again; nothing was recorded",
+            )
     except FormParserError as exc:
         raise MalformedUploadError(
             "the body is not valid multipart/form-data",

@@ -37,6 +37,7 @@ from custodes.ledger.keys import LedgerKeysExistError, LedgerKeysMissingError
 from custodes.legal import check_batch
 from custodes.legal.subjects import check_subjects
 from custodes.link import DuckDBLinker, IndexSummary, build_index
+from custodes.oversight.hooks import BatchOversight
 from custodes.store import connect, upgrade
 from custodes.store.records import batch_exists, record_batch, record_master_load
 
@@ -161,17 +162,15 @@ class Gateway:
                 )
 
         say("checking the legal basis of the batch")
-        verdict = check_batch(manifest, self.settings, now, frame.height)
-        basis = self.settings.bases.get(manifest.legal_basis)
-        if not verdict.allowed or basis is None:
-            reason = verdict.reason or Reason.INVALID_LEGAL_BASIS
-            decisions = self._refuse_all(frame, reason)
-            batch_reason: str | None = reason.value
-        else:
-            batch_reason = None
-            say("checking each subject's legal elements")
-            subject_reasons = check_subjects(frame, basis)
-            decisions = self._link(frame, subject_reasons, now=now, progress=say)
+        oversight = BatchOversight(self._engine, self.settings, manifest, now)
+        decisions, batch_reason = self.decide_batch(
+            manifest,
+            frame,
+            now=now,
+            suspended=oversight.suspended_bases(),
+            screen=oversight.screen,
+            progress=say,
+        )
 
         say("shaping the response")
         addresses = None
@@ -189,7 +188,40 @@ class Gateway:
             out_dir=out_dir,
             now=now,
             say=say,
+            oversight=oversight,
         )
+
+    def decide_batch(
+        self,
+        manifest: Manifest,
+        frame: pl.DataFrame,
+        *,
+        now: datetime,
+        settings: Settings | None = None,
+        suspended: frozenset[str] = frozenset(),
+        screen: Callable[[pl.DataFrame, pl.Series], pl.Series] | None = None,
+        progress: Progress | None = None,
+    ) -> tuple[pl.DataFrame, str | None]:
+        """The decisions on a batch's request rows, and the batch's refusal reason if refused whole.
+
+        ``settings`` gives the policy (default: the gateway's; remediation passes another);
+        ``suspended`` names suspended bases; ``screen`` may refuse further eligible rows
+        (the query budgets) given the rows and their legal refusals. Nothing is written.
+        """
+        say = progress or (lambda _msg: None)
+        rules = settings or self.settings
+        verdict = check_batch(manifest, rules, now, frame.height, suspended_bases=suspended)
+        basis = rules.bases.get(manifest.legal_basis)
+        if not verdict.allowed or basis is None:
+            reason = verdict.reason or Reason.INVALID_LEGAL_BASIS
+            return self._refuse_all(frame, reason), reason.value
+        say("checking each subject's legal elements")
+        subject_reasons = check_subjects(frame, basis)
+        if screen is not None:
+            subject_reasons = subject_reasons.zip_with(
+                subject_reasons.is_not_null(), screen(frame, subject_reasons)
+            )
+        return self._link(frame, subject_reasons, now=now, progress=say, settings=rules), None
 
     def _refuse_all(self, frame: pl.DataFrame, reason: Reason) -> pl.DataFrame:
         return frame.select(
@@ -202,11 +234,17 @@ class Gateway:
         )
 
     def _link(
-        self, frame: pl.DataFrame, subject_reasons: pl.Series, *, now: datetime, progress: Progress
+        self,
+        frame: pl.DataFrame,
+        subject_reasons: pl.Series,
+        *,
+        now: datetime,
+        progress: Progress,
+        settings: Settings,
     ) -> pl.DataFrame:
         checked = frame.with_columns(subject_reasons.alias("_refusal"))
         eligible = checked.filter(pl.col("_refusal").is_null())
-        linker = DuckDBLinker(self.settings.index_path, self.settings.linkage)
+        linker = DuckDBLinker(self.settings.index_path, settings.linkage)
         try:
             result = linker.link(eligible.rename({"row_number": "rid"}), today=now.date(), progress=progress)
         finally:
@@ -254,6 +292,7 @@ class Gateway:
         out_dir: Path,
         now: datetime,
         say: Progress,
+        oversight: BatchOversight,
     ) -> BatchResult:
         out_dir.mkdir(parents=True, exist_ok=True)
         response_path = out_dir / "response.csv"
@@ -281,11 +320,12 @@ class Gateway:
                     received_at=now,
                     completed_at=datetime.now(UTC),
                 )
+                oversight.record(conn)
                 if keys is not None:
                     signed = append_batch(
                         conn,
                         keys,
-                        self._batch_entry(manifest, batch_reason, now),
+                        {**self._batch_entry(manifest, batch_reason, now), **oversight.ledger_fields()},
                         self._entries(manifest, decisions, now),
                     )
                     checkpoint = signed.note

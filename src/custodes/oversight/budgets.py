@@ -167,7 +167,7 @@ def load_history(conn: Connection, agency: str, since: datetime) -> pl.DataFrame
         .where(budget_queries.c.agency == agency, budget_queries.c.requested_at >= since)
         .order_by(budget_queries.c.requested_at, budget_queries.c.batch_id, budget_queries.c.row_number)
     ).all()
-    schema = {
+    schema: dict[str, pl.DataType | type[pl.DataType]] = {
         "batch_id": pl.Utf8, "row_number": pl.Int64, "request_id": pl.Utf8,
         "requested_at": pl.Datetime("us", "UTC"), "subject_keys": pl.Utf8, "status": pl.Utf8,
         "budget": pl.Utf8,
@@ -204,7 +204,7 @@ def check_budgets(
     since = min(now - timedelta(days=config.window_days), day_start)
     history = load_history(conn, agency, since)
     edges = subject_edges(eligible, now.date()).rename({"row_number": "node"})
-    offset = int(eligible["row_number"].max() or 0) + 1
+    offset = int(eligible["row_number"].cast(pl.Int64).max() or 0) + 1  # type: ignore[arg-type]
     in_window = history.filter(pl.col("requested_at") >= now - timedelta(days=config.window_days))
     all_edges = pl.concat([edges, _history_edges(in_window, offset)])
     nodes = pl.concat(

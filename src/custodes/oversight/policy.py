@@ -64,8 +64,10 @@ def register_policy(conn: Connection, settings: Settings, name: str, at: datetim
 
 def settings_with_policy(base: Settings, document: dict[str, Any]) -> Settings:
     """``base`` (home, store, keys) with the rules of a stored policy document."""
-    bases = {name: BasisRule(**{k: tuple(v) if isinstance(v, list) else v for k, v in rule.items()})
-             for name, rule in document["bases"].items()}  # fmt: skip
+    bases: dict[str, BasisRule] = {}
+    for name, rule in document["bases"].items():
+        values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in rule.items()}
+        bases[name] = BasisRule(**values)
     return replace(
         base,
         agencies=tuple(document["agencies"]),

@@ -34,7 +34,7 @@ import polars as pl
 from sqlalchemy import Connection, insert, select, update
 
 from custodes.codes import Outcome
-from custodes.contract import read_manifest
+from custodes.contract import Manifest, read_manifest
 from custodes.errors import LedgerError, UserInputError
 from custodes.gateway import Gateway
 from custodes.ledger import LedgerKeys, append_event, commitment
@@ -242,7 +242,8 @@ def _check_against_ledger(
             )
 
 
-def _manifest_of(batch: StoredBatch) -> Any:
+def stored_manifest(batch: StoredBatch) -> Manifest:
+    """The batch's manifest, read back from the JSON the store kept."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "manifest.json"
         path.write_text(batch.manifest_json, encoding="utf-8")
@@ -277,7 +278,7 @@ def replay(
             _check_against_ledger(original, ledger_decisions(conn, batch), keys, batch)
         frame = stored_requests(conn, batch.pk)
         decided, _ = gateway.decide_batch(
-            _manifest_of(batch), frame, now=batch.received_at, settings=settings
+            stored_manifest(batch), frame, now=batch.received_at, settings=settings
         )
         recorded = batch_policy(conn, batch.agency, batch.batch_id)
         compared = original.join(

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer.main
 
 from custodes.cli import _mount_optional, app
-from custodes.config import LinkageConfig
+from custodes.config import BasisRule, BudgetConfig, LinkageConfig, OversightConfig
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -40,3 +40,14 @@ def test_every_linkage_setting_is_documented() -> None:
     guide = (DOCS / "user-guide.md").read_text(encoding="utf-8")
     missing = [f.name for f in fields(LinkageConfig) if f.name not in guide]
     assert missing == []
+
+
+def test_every_budget_and_oversight_setting_is_documented() -> None:
+    guide = (DOCS / "user-guide.md").read_text(encoding="utf-8")
+    names = [
+        f.name
+        for kind in (BudgetConfig, OversightConfig, BasisRule)
+        for f in fields(kind)
+        if f.name != "name"
+    ]
+    assert [n for n in names if n not in guide] == []

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,18 +77,33 @@ def decisions_of(result: BatchResult) -> dict[str, dict[str, object]]:
     return {row["request_id"]: row for row in pl.read_parquet(result.decisions_path).to_dicts()}
 
 
-def make_gateway(tmp_path: Path, store_url: str, **settings: object) -> Gateway:
+def write_master(path: Path) -> Path:
+    master = pl.DataFrame(MASTER_ROWS + filler_rows(3000), schema=COLUMNS, orient="row")
+    master.with_columns(pl.col(c).replace("", None) for c in COLUMNS if c != "tax_year").write_parquet(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def master_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The matching index of the hand-made master, built once through ``master load``."""
+    base = tmp_path_factory.mktemp("oversight-master")
+    gw = Gateway(Settings(home=base / "home"))
+    gw.init()
+    gw.load_master(write_master(base / "master.parquet"))
+    gw.close()
+    return gw.settings.index_path
+
+
+def make_gateway(tmp_path: Path, store_url: str, index: Path, **settings: object) -> Gateway:
+    """A fresh store on ``store_url`` with a copy of the prepared matching index."""
     gw = Gateway(Settings(home=tmp_path / "home", database_url=store_url, **settings))  # type: ignore[arg-type]
     gw.init()
-    master = pl.DataFrame(MASTER_ROWS + filler_rows(3000), schema=COLUMNS, orient="row")
-    path = tmp_path / "master.parquet"
-    master.with_columns(pl.col(c).replace("", None) for c in COLUMNS if c != "tax_year").write_parquet(path)
-    gw.load_master(path)
+    shutil.copyfile(index, gw.settings.index_path)
     return gw
 
 
 @pytest.fixture
-def gateway(tmp_path: Path, store_url: str) -> Iterator[Gateway]:
-    gw = make_gateway(tmp_path, store_url)
+def gateway(tmp_path: Path, store_url: str, master_index: Path) -> Iterator[Gateway]:
+    gw = make_gateway(tmp_path, store_url, master_index)
     yield gw
     gw.close()

@@ -114,8 +114,10 @@ def test_past_the_window_the_subject_may_be_asked_about_again(gateway: Gateway, 
     assert decisions_of(later)["R"]["reason"] != "query_budget_exceeded"
 
 
-def test_the_daily_cap_refuses_requests_past_it_in_row_order(tmp_path: Path, store_url: str) -> None:
-    gw = make_gateway(tmp_path, store_url, budgets=BudgetConfig(agency_daily_caps={DHS: 4}))
+def test_the_daily_cap_refuses_requests_past_it_in_row_order(
+    tmp_path: Path, store_url: str, master_index: Path
+) -> None:
+    gw = make_gateway(tmp_path, store_url, master_index, budgets=BudgetConfig(agency_daily_caps={DHS: 4}))
     try:
         first = submit(gw, tmp_path, "DHS-CAP-1", [_row(f"O{i}", v) for i, v in enumerate(OTHERS)])
         assert all(r["reason"] != "query_budget_exceeded" for r in decisions_of(first).values())

@@ -82,7 +82,9 @@ def _decisions(
         yield entry, (f"R{i:08d}", outcome, reason, tin, digest)
 
 
-def fill_store(url: str, home: Path, entries: int, progress: Progress) -> tuple[int, int]:
+def fill_store(
+    url: str, home: Path, entries: int, progress: Progress, batch_size: int = BATCH_SIZE
+) -> tuple[int, int]:
     """Fill store and log with batches of ``BATCH_SIZE`` decisions to ``entries``; (batches, entries)."""
     upgrade(url)
     create_keys(home, ORIGIN)
@@ -91,7 +93,7 @@ def fill_store(url: str, home: Path, entries: int, progress: Progress) -> tuple[
     written = count = 0
     try:
         while written < entries:
-            n = min(BATCH_SIZE, entries - written - 1) or 1
+            n = min(batch_size, entries - written - 1) or 1
             agency, basis, statute = AGENCIES[count % 2], BASES[count % 2], STATUTES[count % 3]
             batch_id = f"BENCH-{count:05d}"
             at = WHEN + timedelta(hours=count)
@@ -135,14 +137,16 @@ def fill_store(url: str, home: Path, entries: int, progress: Progress) -> tuple[
     return count, written
 
 
-def bench_aggregate(entries: int, workdir: Path, progress: Progress) -> dict[str, Any]:
+def bench_aggregate(
+    entries: int, workdir: Path, progress: Progress, batch_size: int = BATCH_SIZE
+) -> dict[str, Any]:
     """Fill a store to ``entries`` log entries and time the aggregate report over all of it."""
     home = workdir / "aggregate"
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)
     url = f"sqlite:///{(home / 'custodes.sqlite').resolve()}"
     started = time.perf_counter()
-    count, written = fill_store(url, home, entries, progress)
+    count, written = fill_store(url, home, entries, progress, batch_size)
     fill_seconds = time.perf_counter() - started
     engine = connect(url)
     try:
@@ -215,7 +219,13 @@ def bench_replay(persons: int, requests: int, workdir: Path, progress: Progress)
 
 
 def run_oversight_bench(  # noqa: PLR0917 - the positional signature the CLI calls
-    entries: int, persons: int, requests: int, workdir: Path, results: Path, progress: Progress | None = None
+    entries: int,
+    persons: int,
+    requests: int,
+    workdir: Path,
+    results: Path,
+    progress: Progress | None = None,
+    batch_size: int = BATCH_SIZE,
 ) -> dict[str, Any]:
     """Both parts; the JSON goes to ``results/oversight-<entries>-<requests>.json``."""
     say = progress or (lambda _m: None)
@@ -225,7 +235,7 @@ def run_oversight_bench(  # noqa: PLR0917 - the positional signature the CLI cal
         "machine": _machine(),
         "store": "SQLite, WAL, synchronous=FULL",
     }
-    report["aggregate"] = bench_aggregate(entries, workdir, say)
+    report["aggregate"] = bench_aggregate(entries, workdir, say, batch_size)
     report["replay"] = bench_replay(persons, requests, workdir, say)
     report["machine"]["load_average_1m_after"] = os.getloadavg()[0]
     results.mkdir(parents=True, exist_ok=True)

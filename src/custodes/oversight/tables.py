@@ -19,7 +19,7 @@ from sqlalchemy import (
     Text,
 )
 
-from custodes.store.schema import metadata
+from custodes.store.schema import decisions, metadata
 
 suspensions = Table(
     "oversight_suspensions",
@@ -121,3 +121,8 @@ findings = Table(
     Index("ix_oversight_findings_tin", "tin"),
 )
 """Each disclosure a remediation found would not be made under the corrected policy."""
+
+decision_counts_index = Index(
+    "ix_decisions_batch_outcome_reason", decisions.c.batch_pk, decisions.c.outcome, decisions.c.reason
+)
+"""Lets the aggregate report count 10M decisions by outcome and reason from the index alone."""

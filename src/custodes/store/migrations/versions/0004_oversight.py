@@ -103,9 +103,12 @@ def upgrade() -> None:
         sa.Column("replay_reason", sa.String(60), nullable=False),
     )
     op.create_index("ix_oversight_findings_tin", "oversight_findings", ["tin"])
+    # the aggregate report counts decisions per batch, outcome and reason from this index alone
+    op.create_index("ix_decisions_batch_outcome_reason", "decisions", ["batch_pk", "outcome", "reason"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_decisions_batch_outcome_reason", table_name="decisions")
     op.drop_index("ix_oversight_findings_tin", table_name="oversight_findings")
     op.drop_table("oversight_findings")
     op.drop_table("oversight_remediations")

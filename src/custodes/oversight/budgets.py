@@ -138,7 +138,10 @@ def components(edges: pl.DataFrame, nodes: pl.Series) -> pl.DataFrame:
     The subject is the smallest node of the component. Label propagation: each key takes
     the smallest label among its nodes, each node the smallest among its keys, until stable.
     """
-    labels = pl.DataFrame({"node": nodes.cast(pl.Int64)}).with_columns(pl.col("node").alias("subject"))
+    all_nodes = pl.DataFrame({"node": nodes.cast(pl.Int64)})
+    # a key held by one node links nothing: propagate only over keys that nodes share
+    edges = edges.unique().filter(pl.col("key").is_duplicated())
+    labels = edges.select("node").unique().with_columns(pl.col("node").alias("subject"))
     while True:
         joined = edges.join(labels, on="node")
         per_key = joined.group_by("key").agg(pl.col("subject").min().alias("via"))
@@ -151,7 +154,11 @@ def components(edges: pl.DataFrame, nodes: pl.Series) -> pl.DataFrame:
             updated.rename({"node": "subject", "subject": "jump"}), on="subject", how="left"
         ).select("node", pl.min_horizontal("subject", "jump").alias("subject"))
         if updated.sort("node")["subject"].equals(labels.sort("node")["subject"]):
-            return updated.sort("node")
+            return (
+                all_nodes.join(updated, on="node", how="left")
+                .with_columns(pl.coalesce("subject", "node").alias("subject"))
+                .sort("node")
+            )
         labels = updated
 
 

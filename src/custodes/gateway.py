@@ -200,13 +200,16 @@ class Gateway:
         settings: Settings | None = None,
         suspended: frozenset[str] = frozenset(),
         screen: Callable[[pl.DataFrame, pl.Series], pl.Series] | None = None,
+        link_also: pl.Series | None = None,
         progress: Progress | None = None,
     ) -> tuple[pl.DataFrame, str | None]:
         """The decisions on a batch's request rows, and the batch's refusal reason if refused whole.
 
         ``settings`` gives the policy (default: the gateway's; remediation passes another);
         ``suspended`` names suspended bases; ``screen`` may refuse further eligible rows
-        (the query budgets) given the rows and their legal refusals. Nothing is written.
+        (the query budgets) given the rows and their legal refusals; ``link_also`` (a boolean per
+        row) puts refused rows through the matcher too, so that a replay fits the matcher on
+        the same rows as the original decision; they stay refused. Nothing is written.
         """
         say = progress or (lambda _msg: None)
         rules = settings or self.settings
@@ -221,7 +224,9 @@ class Gateway:
             subject_reasons = subject_reasons.zip_with(
                 subject_reasons.is_not_null(), screen(frame, subject_reasons)
             )
-        return self._link(frame, subject_reasons, now=now, progress=say, settings=rules), None
+        return self._link(
+            frame, subject_reasons, now=now, progress=say, settings=rules, link_also=link_also
+        ), None
 
     def _refuse_all(self, frame: pl.DataFrame, reason: Reason) -> pl.DataFrame:
         return frame.select(
@@ -241,9 +246,14 @@ class Gateway:
         now: datetime,
         progress: Progress,
         settings: Settings,
+        link_also: pl.Series | None = None,
     ) -> pl.DataFrame:
         checked = frame.with_columns(subject_reasons.alias("_refusal"))
-        eligible = checked.filter(pl.col("_refusal").is_null())
+        linkable = pl.col("_refusal").is_null()
+        if link_also is not None:
+            checked = checked.with_columns(link_also.alias("_link_also"))
+            linkable = linkable | pl.col("_link_also")
+        eligible = checked.filter(linkable).drop("_refusal", "_link_also", strict=False)
         linker = DuckDBLinker(self.settings.index_path, settings.linkage)
         try:
             result = linker.link(eligible.rename({"row_number": "rid"}), today=now.date(), progress=progress)
@@ -261,9 +271,10 @@ class Gateway:
                 .otherwise(pl.col("outcome"))
                 .alias("outcome"),
                 pl.coalesce("_refusal", "reason").alias("reason"),
-                "tin",
-                "match_probability",
-                "address_status",
+                *(
+                    pl.when(pl.col("_refusal").is_null()).then(pl.col(c)).alias(c)
+                    for c in ("tin", "match_probability", "address_status")
+                ),
             )
         )
 

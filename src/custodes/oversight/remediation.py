@@ -3,7 +3,10 @@
 **Replay** takes a batch's stored inputs (the request rows exactly as received and the
 manifest, both kept by the store) and decides them again with ``Gateway.decide_batch``
 under a stored policy version, at the batch's own time of receipt (so a court order's
-expiry and ages are judged as they were), against the current matching index. Query
+expiry and ages are judged as they were), against the current matching index. The matcher
+fits its m-probabilities on each batch's own candidate pairs, so the rows it saw originally
+go through it again even where the corrected policy now refuses them (they stay refused):
+the model is the same, and only the corrected rule or threshold changes an outcome. Query
 budgets and suspensions are not re-applied: the question is whether the disclosure was
 lawful and right, not what the agency's quota is today. The original decisions are taken
 from the accounting log (the batch's sealed range) and held to the store's copy: a
@@ -277,8 +280,19 @@ def replay(
         if keys is not None:
             _check_against_ledger(original, ledger_decisions(conn, batch), keys, batch)
         frame = stored_requests(conn, batch.pk)
+        # the rows the matcher saw originally are matched again (its model is fitted per batch),
+        # so that only the corrected policy or matcher changes the outcome
+        linked = (
+            frame.select("request_id")
+            .join(
+                original.select("request_id", (pl.col("outcome") != Outcome.REFUSED.value).alias("linked")),
+                on="request_id",
+                how="left",
+            )["linked"]
+            .fill_null(False)
+        )
         decided, _ = gateway.decide_batch(
-            stored_manifest(batch), frame, now=batch.received_at, settings=settings
+            stored_manifest(batch), frame, now=batch.received_at, settings=settings, link_also=linked
         )
         recorded = batch_policy(conn, batch.agency, batch.batch_id)
         compared = original.join(

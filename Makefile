@@ -60,6 +60,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/custodes bench accounting --persons 1000000 --requests 100000 --seed 1 --out bench/results
 	$(BIN)/custodes bench ledger --out bench/results
 	$(BIN)/custodes bench service --persons 1000000 --clients 50 --seconds 30 --out bench/results
+	$(BIN)/custodes bench oversight --entries 10000000 --persons 1000000 --requests 100000 --out bench/results
 
 bench-10m: $(BENCH_STAMP)
 	$(BIN)/custodes bench scale --persons 10000000 --requests 1280000 --out bench/results

@@ -292,11 +292,13 @@ def _print_score_table(result: dict[str, object]) -> None:
 def _mount_optional() -> None:
     """Mount sub-applications that live beside their modules."""
     from custodes.ledger.cli import ledger_app, witness_app
+    from custodes.oversight.cli import mount as mount_oversight
     from custodes.service.cli import mount as mount_service
 
     app.add_typer(ledger_app, name="ledger")
     app.add_typer(witness_app, name="witness")
     mount_service(app)
+    mount_oversight(app, bench_app)
 
 
 def main() -> None:

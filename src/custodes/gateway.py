@@ -38,6 +38,7 @@ from custodes.ledger.keys import LedgerKeysExistError, LedgerKeysMissingError
 from custodes.legal import check_batch
 from custodes.legal.subjects import check_subjects
 from custodes.link import DuckDBLinker, IndexSummary, build_index
+from custodes.oversight.hooks import BatchOversight
 from custodes.store import connect, upgrade
 from custodes.store.records import (
     batch_exists,
@@ -170,7 +171,10 @@ class Gateway:
                         column="batch_id",
                         hint="batches are never merged or replaced: submit new requests under a new batch_id",
                     )
-        decisions, response, batch_reason = self._decide(manifest, frame, now=now, say=say)
+        oversight = BatchOversight(self._engine, self.settings, manifest, now)
+        decisions, response, batch_reason = self._decide(
+            manifest, frame, now=now, say=say, oversight=oversight
+        )
         return self._commit(
             manifest=manifest,
             requests_path=requests_path,
@@ -182,6 +186,7 @@ class Gateway:
             now=now,
             say=say,
             claimed=claimed,
+            oversight=oversight,
         )
 
     def verify_subject(
@@ -203,7 +208,10 @@ class Gateway:
         now = now or datetime.now(UTC)
         self._require_store()
         frame = subject_frame(subject)
-        decisions, response, batch_reason = self._decide(basis, frame, now=now, say=lambda _msg: None)
+        oversight = BatchOversight(self._engine, self.settings, basis, now)
+        decisions, response, batch_reason = self._decide(
+            basis, frame, now=now, say=lambda _msg: None, oversight=oversight
+        )
         canonical = json.dumps(dict(subject), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         with self._engine.begin() as conn:
             self._record(
@@ -215,6 +223,7 @@ class Gateway:
                 batch_reason=batch_reason,
                 now=now,
                 claimed=None,
+                oversight=oversight,
                 status="released",
                 workflow=recorded_as,
             )
@@ -222,24 +231,24 @@ class Gateway:
         return row
 
     def _decide(
-        self, manifest: Manifest, frame: pl.DataFrame, *, now: datetime, say: Progress
+        self,
+        manifest: Manifest,
+        frame: pl.DataFrame,
+        *,
+        now: datetime,
+        say: Progress,
+        oversight: BatchOversight,
     ) -> tuple[pl.DataFrame, pl.DataFrame, str | None]:
         """Legal checks, linkage and response shaping: (decisions with digests, response, batch reason)."""
         say("checking the legal basis of the batch")
-        with self._engine.connect() as conn:
-            stored_agencies = registered_agencies(conn)
-        legal = replace(self.settings, agencies=(*self.settings.agencies, *stored_agencies))
-        verdict = check_batch(manifest, legal, now, frame.height)
-        basis = self.settings.bases.get(manifest.legal_basis)
-        if not verdict.allowed or basis is None:
-            reason = verdict.reason or Reason.INVALID_LEGAL_BASIS
-            decisions = self._refuse_all(frame, reason)
-            batch_reason: str | None = reason.value
-        else:
-            batch_reason = None
-            say("checking each subject's legal elements")
-            subject_reasons = check_subjects(frame, basis)
-            decisions = self._link(frame, subject_reasons, now=now, progress=say)
+        decisions, batch_reason = self.decide_batch(
+            manifest,
+            frame,
+            now=now,
+            suspended=oversight.suspended_bases(),
+            screen=oversight.screen,
+            progress=say,
+        )
 
         say("shaping the response")
         addresses = None
@@ -248,6 +257,46 @@ class Gateway:
         response = response_frame(decisions, manifest.disclosure_profile, addresses)
         decisions = decisions.with_columns(response_digests(response))
         return decisions, response, batch_reason
+
+    def decide_batch(
+        self,
+        manifest: Manifest,
+        frame: pl.DataFrame,
+        *,
+        now: datetime,
+        settings: Settings | None = None,
+        suspended: frozenset[str] = frozenset(),
+        screen: Callable[[pl.DataFrame, pl.Series], pl.Series] | None = None,
+        link_also: pl.Series | None = None,
+        progress: Progress | None = None,
+    ) -> tuple[pl.DataFrame, str | None]:
+        """The decisions on a batch's request rows, and the batch's refusal reason if refused whole.
+
+        ``settings`` gives the policy (default: the gateway's; remediation passes another);
+        ``suspended`` names suspended bases; ``screen`` may refuse further eligible rows
+        (the query budgets) given the rows and their legal refusals; ``link_also`` (a boolean per
+        row) puts refused rows through the matcher too, so that a replay fits the matcher on
+        the same rows as the original decision; they stay refused. Nothing is written.
+        """
+        say = progress or (lambda _msg: None)
+        rules = settings or self.settings
+        with self._engine.connect() as conn:
+            stored_agencies = registered_agencies(conn)
+        rules = replace(rules, agencies=(*rules.agencies, *stored_agencies))
+        verdict = check_batch(manifest, rules, now, frame.height, suspended_bases=suspended)
+        basis = rules.bases.get(manifest.legal_basis)
+        if not verdict.allowed or basis is None:
+            reason = verdict.reason or Reason.INVALID_LEGAL_BASIS
+            return self._refuse_all(frame, reason), reason.value
+        say("checking each subject's legal elements")
+        subject_reasons = check_subjects(frame, basis)
+        if screen is not None:
+            subject_reasons = subject_reasons.zip_with(
+                subject_reasons.is_not_null(), screen(frame, subject_reasons)
+            )
+        return self._link(
+            frame, subject_reasons, now=now, progress=say, settings=rules, link_also=link_also
+        ), None
 
     def _refuse_all(self, frame: pl.DataFrame, reason: Reason) -> pl.DataFrame:
         return frame.select(
@@ -260,11 +309,22 @@ class Gateway:
         )
 
     def _link(
-        self, frame: pl.DataFrame, subject_reasons: pl.Series, *, now: datetime, progress: Progress
+        self,
+        frame: pl.DataFrame,
+        subject_reasons: pl.Series,
+        *,
+        now: datetime,
+        progress: Progress,
+        settings: Settings,
+        link_also: pl.Series | None = None,
     ) -> pl.DataFrame:
         checked = frame.with_columns(subject_reasons.alias("_refusal"))
-        eligible = checked.filter(pl.col("_refusal").is_null())
-        linker = DuckDBLinker(self.settings.index_path, self.settings.linkage)
+        linkable = pl.col("_refusal").is_null()
+        if link_also is not None:
+            checked = checked.with_columns(link_also.alias("_link_also"))
+            linkable = linkable | pl.col("_link_also")
+        eligible = checked.filter(linkable).drop("_refusal", "_link_also", strict=False)
+        linker = DuckDBLinker(self.settings.index_path, settings.linkage)
         try:
             result = linker.link(eligible.rename({"row_number": "rid"}), today=now.date(), progress=progress)
         finally:
@@ -281,9 +341,10 @@ class Gateway:
                 .otherwise(pl.col("outcome"))
                 .alias("outcome"),
                 pl.coalesce("_refusal", "reason").alias("reason"),
-                "tin",
-                "match_probability",
-                "address_status",
+                *(
+                    pl.when(pl.col("_refusal").is_null()).then(pl.col(c)).alias(c)
+                    for c in ("tin", "match_probability", "address_status")
+                ),
             )
         )
 
@@ -312,6 +373,7 @@ class Gateway:
         out_dir: Path,
         now: datetime,
         say: Progress,
+        oversight: BatchOversight,
         claimed: int | None = None,
     ) -> BatchResult:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -333,6 +395,7 @@ class Gateway:
                     batch_reason=batch_reason,
                     now=now,
                     claimed=claimed,
+                    oversight=oversight,
                 )
         except BaseException:
             tmp_response.unlink(missing_ok=True)
@@ -363,6 +426,7 @@ class Gateway:
         batch_reason: str | None,
         now: datetime,
         claimed: int | None,
+        oversight: BatchOversight,
         status: str = "decided",
         workflow: Mapping[str, object] | None = None,
     ) -> str | None:
@@ -394,12 +458,13 @@ class Gateway:
                 batch_reason=batch_reason,
                 completed_at=datetime.now(UTC),
             )
+        oversight.record(conn)
         if keys is None:
             return None
         signed = append_batch(
             conn,
             keys,
-            self._batch_entry(manifest, batch_reason, now),
+            {**self._batch_entry(manifest, batch_reason, now), **oversight.ledger_fields()},
             self._entries(manifest, decisions, now),
         )
         return signed.note

@@ -26,7 +26,10 @@ db_app = typer.Typer(help="The operational store's schema.", no_args_is_help=Tru
 agency_app = typer.Typer(help="Requesting agencies.", no_args_is_help=True)
 staff_app = typer.Typer(help="The custodian's staff and their roles.", no_args_is_help=True)
 key_app = typer.Typer(help="API keys (only a hash is stored; a key is shown once).", no_args_is_help=True)
-basis_app = typer.Typer(help="Standing bases for online verification.", no_args_is_help=True)
+basis_app = typer.Typer(
+    help="Bases: register a standing basis for online verification; suspend, lift and list suspensions.",
+    no_args_is_help=True,
+)
 
 
 def _desk() -> Desk:

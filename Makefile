@@ -21,11 +21,16 @@ $(BENCH_STAMP): $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	touch $(BENCH_STAMP)
 
-# PostgreSQL is needed for real by the tests (never mocked); install it when pg_ctl is missing.
+# PostgreSQL and Chromium are needed for real by the tests (never mocked); install them when missing.
 system-deps:
 	@if [ -z "$(PG_BINDIR)" ] && ! command -v pg_ctl >/dev/null 2>&1; then \
 	  echo "pg_ctl not found: installing Debian's postgresql"; \
 	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql; \
+	fi
+	@# the reviewer UI test drives Debian's Chromium through Playwright (never `playwright install`)
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  echo "/usr/bin/chromium not found: installing Debian's chromium"; \
+	  apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium; \
 	fi
 
 demo: $(STAMP)
@@ -55,6 +60,8 @@ bench: $(BENCH_STAMP)
 	$(BIN)/custodes bench accounting --persons 1000000 --requests 100000 --seed 1 --out bench/results
 	$(BIN)/custodes bench ledger --out bench/results
 	$(BIN)/custodes bench online --persons 1000000 --seed 1 --out bench/results
+	$(BIN)/custodes bench service --persons 1000000 --clients 50 --seconds 30 --out bench/results
+	$(BIN)/custodes bench oversight --entries 10000000 --persons 1000000 --requests 100000 --out bench/results
 
 bench-10m: $(BENCH_STAMP)
 	$(BIN)/custodes bench scale --persons 10000000 --requests 1280000 --out bench/results

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from pytest_postgresql.janitor import DatabaseJanitor
 from sqlalchemy.engine import make_url
 
@@ -27,6 +28,12 @@ def _find_pg_bin() -> Path | None:
         return Path(found).parent
     candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
     return candidates[-1].parent if candidates else None
+
+
+# The suite runs on 2 shared cores: a per-example deadline measures the machine's load, not the
+# code, and flakes. Examples stay bounded by each test's max_examples and pytest's timeout.
+hypothesis_settings.register_profile("custodes", deadline=None)
+hypothesis_settings.load_profile("custodes")
 
 
 def _free_port() -> int:

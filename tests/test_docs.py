@@ -8,7 +8,15 @@ from pathlib import Path
 import typer.main
 
 from custodes.cli import _mount_optional, app
-from custodes.config import LinkageConfig, WitnessingConfig, WitnessPeer, WitnessServerConfig
+from custodes.config import (
+    BasisRule,
+    BudgetConfig,
+    LinkageConfig,
+    OversightConfig,
+    WitnessingConfig,
+    WitnessPeer,
+    WitnessServerConfig,
+)
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
@@ -58,3 +66,14 @@ def test_every_witness_setting_and_variable_is_documented() -> None:
         "CUSTODES_WITNESS_STATE_DIR",
     ]
     assert [name for name in names if name not in guide] == []
+
+
+def test_every_budget_and_oversight_setting_is_documented() -> None:
+    guide = (DOCS / "user-guide.md").read_text(encoding="utf-8")
+    names = [
+        f.name
+        for kind in (BudgetConfig, OversightConfig, BasisRule)
+        for f in fields(kind)
+        if f.name != "name"
+    ]
+    assert [n for n in names if n not in guide] == []

@@ -1,18 +1,20 @@
-"""Online subjects through the Gateway: the batch's answers, each accounted before it is given."""
+"""Online subjects through the Gateway's online engine: the batch's answers, each accounted before it is given."""
 
 from __future__ import annotations
 
 import shutil
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
+import duckdb
 import polars as pl
 import pytest
 from sqlalchemy import func, select
 
 from custodes import Gateway, Settings, StoreError, UserInputError
-from custodes.contract import read_manifest
+from custodes.contract import Manifest, read_manifest
 from custodes.groups import GroupRunner
 from custodes.ledger.reader import prove_request
 from custodes.ledger.store import entries
@@ -46,8 +48,11 @@ def gateway(tmp_path: Path, store_url: str) -> Iterator[Gateway]:
     gw.close()
 
 
-def subjects() -> list[dict[str, object]]:
-    return [dict(zip(REQUEST_HEADER, row, strict=True)) for row in REQUESTS]
+def subjects() -> list[dict[str, str | None]]:
+    return [
+        {k: None if v is None else str(v) for k, v in zip(REQUEST_HEADER, row, strict=True)}
+        for row in REQUESTS
+    ]
 
 
 def batch_response(gateway: Gateway, tmp_path: Path, **overrides: object) -> list[dict[str, object]]:
@@ -56,11 +61,19 @@ def batch_response(gateway: Gateway, tmp_path: Path, **overrides: object) -> lis
     return pl.read_csv(result.response_path, infer_schema=False).to_dicts()
 
 
+def online_answers(gateway: Gateway, manifest: Manifest) -> list[dict[str, object]]:
+    """Every subject verified alone, each its own one-row batch (as the service records them)."""
+    return [
+        gateway.verify_subject(replace(manifest, batch_id=f"{manifest.batch_id}-{i}"), s, now=NOW)
+        for i, s in enumerate(subjects())
+    ]
+
+
 def test_each_online_answer_equals_the_batch_response_row(gateway: Gateway, tmp_path: Path) -> None:
+    assert gateway.online_matcher() is not None  # the online engine answers, not the batch's
     expected = batch_response(gateway, tmp_path)
     _, man = write_batch(tmp_path / "online", REQUESTS, batch_id="DHS-ONLINE-1")
-    manifest = read_manifest(man)
-    answers = [gateway.verify_subject(manifest, s, now=NOW) for s in subjects()]
+    answers = online_answers(gateway, read_manifest(man))
     assert answers == expected
     outcomes = {a["request_id"]: (a["outcome"], a["reason"]) for a in answers}
     assert outcomes["R1"] == ("match", None)
@@ -73,9 +86,22 @@ def test_a_court_order_answer_carries_the_address_of_record_as_the_batch_does(
 ) -> None:
     expected = batch_response(gateway, tmp_path, **COURT_ORDER)
     _, man = write_batch(tmp_path / "online", REQUESTS, batch_id="DHS-ONLINE-2", **COURT_ORDER)
-    answers = [gateway.verify_subject(read_manifest(man), s, now=NOW) for s in subjects()]
+    answers = online_answers(gateway, read_manifest(man))
     assert answers == expected
     assert answers[0]["street"] == "9 Oak Avenue Apt 3"
+
+
+def test_an_index_without_online_tables_is_answered_by_the_batch_engine(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    expected = batch_response(gateway, tmp_path)
+    assert gateway.online_matcher() is not None
+    con = duckdb.connect(str(gateway.settings.index_path))
+    con.execute("DROP TABLE online_meta")
+    con.close()
+    assert gateway.online_matcher() is None  # the changed index file is looked at again
+    _, man = write_batch(tmp_path / "online", REQUESTS, batch_id="DHS-ONLINE-7")
+    assert online_answers(gateway, read_manifest(man)) == expected
 
 
 def test_concurrent_answers_are_each_in_the_log_and_provable(gateway: Gateway, tmp_path: Path) -> None:
@@ -86,8 +112,10 @@ def test_concurrent_answers_are_each_in_the_log_and_provable(gateway: Gateway, t
 
     def ask(copy: int) -> None:
         for subject in subjects():
+            request_id = f"{subject['request_id']}-{copy}"
             answer = gateway.verify_subject(
-                manifest, {**subject, "request_id": f"{subject['request_id']}-{copy}"}
+                replace(manifest, batch_id=f"DHS-ONLINE-3-{request_id}"),
+                {**subject, "request_id": request_id},
             )
             with lock:
                 answers[str(answer["request_id"])] = answer
@@ -106,7 +134,9 @@ def test_concurrent_answers_are_each_in_the_log_and_provable(gateway: Gateway, t
             ).scalar_one()
             assert stored == len(answers)
             for request_id in ("R1-0", "R8-5", "R4-3"):
-                bundle = prove_request(conn, gateway.settings.log_origin, "DHS-ONLINE-3", request_id)
+                bundle = prove_request(
+                    conn, gateway.settings.log_origin, f"DHS-ONLINE-3-{request_id}", request_id
+                )
                 assert bundle["checkpoint"]
     finally:
         engine.dispose()

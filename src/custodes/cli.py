@@ -281,6 +281,23 @@ def bench_ledger(
     print(json.dumps(run_ledger_bench(results), indent=2))
 
 
+@bench_app.command("service")
+def bench_service(  # noqa: PLR0917 - a command's options
+    persons: Annotated[int, typer.Option(min=1, help="Taxpayers in the synthetic master.")] = 1_000_000,
+    clients: Annotated[int, typer.Option(min=1, help="Concurrent clients.")] = 50,
+    seconds: Annotated[float, typer.Option(min=1, help="Measured seconds (after a 3 s warm-up).")] = 30,
+    seed: Annotated[int, typer.Option()] = 1,
+    workdir: Annotated[Path, typer.Option(help="Scratch space for data and the store.")] = Path("bench/data"),
+    results: Annotated[Path, typer.Option("--out", help="Where service-<persons>.json goes.")] = Path(
+        "bench/results"
+    ),
+) -> None:
+    """Loopback load test of POST /v1/verifications: p50, p99 and throughput at N clients."""
+    from custodes.bench.service import run_service_bench
+
+    print(json.dumps(run_service_bench(persons, clients, seconds, seed, workdir, results), indent=2))
+
+
 def _print_score_table(result: dict[str, object]) -> None:
     headline = Table(title="linkage quality")
     headline.add_column("measure")
@@ -314,9 +331,13 @@ def _print_score_table(result: dict[str, object]) -> None:
 def _mount_optional() -> None:
     """Mount sub-applications that live beside their modules."""
     from custodes.ledger.cli import ledger_app, witness_app
+    from custodes.oversight.cli import mount as mount_oversight
+    from custodes.service.cli import mount as mount_service
 
     app.add_typer(ledger_app, name="ledger")
     app.add_typer(witness_app, name="witness")
+    mount_service(app)
+    mount_oversight(app, bench_app)
 
 
 def main() -> None:

@@ -54,6 +54,40 @@ class BasisRule:
     requires_engaged_officers: bool = False
     max_subjects_per_officer: int = 500
     requires_case_reference: bool = False
+    address_check: str = "deliverable"
+    """``deliverable`` (the structural test of legal/addresses.py) or ``not_blank``, the rule
+    that failed in 2025, kept only to replay and remediate batches decided under it."""
+
+
+ADDRESS_CHECKS: tuple[str, ...] = ("deliverable", "not_blank")
+
+
+@dataclass(frozen=True)
+class BudgetConfig:
+    """Query budgets against oracle attacks (see docs/oversight.md)."""
+
+    subject_limit: int = 3
+    """Answered queries per agency about one subject (near-variants included) in the window; 0: off."""
+    window_days: int = 30
+    """Length of the rolling window the subject limit counts over."""
+    daily_cap: int = 0
+    """Answered requests per agency per UTC day; 0: no cap."""
+    agency_daily_caps: Mapping[str, int] = field(default_factory=dict)
+    """Per-agency daily caps that override ``daily_cap``."""
+
+    def cap_for(self, agency: str) -> int:
+        """The daily cap that applies to ``agency`` (0: none)."""
+        return int(self.agency_daily_caps.get(agency, self.daily_cap))
+
+
+@dataclass(frozen=True)
+class OversightConfig:
+    """Suspension and remediation settings (see docs/oversight.md)."""
+
+    hold_unreleased: bool = True
+    """Hold processed but unreleased batches under a basis when it is suspended."""
+    damages_per_act: int = 1000
+    """Civil exposure per unauthorised disclosure in remediation reports (26 USC 7431(c))."""
 
 
 @dataclass(frozen=True)
@@ -70,6 +104,26 @@ class LinkageConfig:
     """Prior probability that a requested subject is a taxpayer on file at all."""
     max_block_size: int = 100
     """Key values shared by more taxpayers are not used for blocking (read at master load)."""
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """The HTTP service (``custodes serve``); see docs/service.md."""
+
+    host: str = "127.0.0.1"
+    """Address ``custodes serve`` listens on."""
+    port: int = 8000
+    """Port ``custodes serve`` listens on."""
+    max_upload_bytes: int = 2_147_483_648
+    """Largest request body ``POST /v1/batches`` accepts (both files together); larger is refused with 413."""
+    max_attempts: int = 3
+    """Times a batch is tried after a worker crash before it is marked failed."""
+    lease_seconds: int = 600
+    """How long a claimed batch stays claimed without a heartbeat before another worker resumes it."""
+    poll_seconds: float = 1.0
+    """How often the background worker looks for received batches when idle."""
+    session_minutes: int = 30
+    """Lifetime of a reviewer UI session cookie."""
 
 
 def _default_bases() -> dict[str, BasisRule]:
@@ -134,10 +188,13 @@ class Settings:
     agencies: tuple[str, ...] = DEFAULT_AGENCIES
     bases: Mapping[str, BasisRule] = field(default_factory=_default_bases)
     linkage: LinkageConfig = field(default_factory=LinkageConfig)
+    service: ServiceConfig = field(default_factory=ServiceConfig)
     log_origin: str = "custodes.example/log"
     accounting: bool = True
     witnessing: WitnessingConfig = field(default_factory=WitnessingConfig)
     witness: WitnessServerConfig = field(default_factory=WitnessServerConfig)
+    budgets: BudgetConfig = field(default_factory=BudgetConfig)
+    oversight: OversightConfig = field(default_factory=OversightConfig)
 
     @property
     def index_path(self) -> Path:
@@ -160,6 +217,11 @@ def _basis_from_toml(name: str, raw: Mapping[str, Any], base: BasisRule | None) 
             hint=f"use only {sorted(known - {'name'})}",
         )
     values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+    if values.get("address_check", ADDRESS_CHECKS[0]) not in ADDRESS_CHECKS:
+        raise ConfigError(
+            f"[bases.{name!r}] address_check is {values['address_check']!r}",
+            hint=f"use one of {list(ADDRESS_CHECKS)}",
+        )
     return replace(start, **values)
 
 
@@ -183,7 +245,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
 
 
 def _apply_toml(settings: Settings, raw: Mapping[str, Any], path: str) -> Settings:
-    allowed = {"database_url", "agencies", "bases", "linkage", "log_origin", "accounting"} | WITNESS_TABLES
+    allowed = {
+        "database_url", "agencies", "bases", "linkage", "service", "log_origin", "accounting",
+        "budgets", "oversight",
+    } | WITNESS_TABLES  # fmt: skip
     unknown = set(raw) - allowed
     if unknown:
         raise ConfigError(f"unknown keys {sorted(unknown)}", file=path, hint=f"use only {sorted(allowed)}")
@@ -204,6 +269,20 @@ def _apply_toml(settings: Settings, raw: Mapping[str, Any], path: str) -> Settin
                 f"unknown keys {sorted(unknown)} in [linkage]", file=path, hint=f"use only {sorted(known)}"
             )
         out = replace(out, linkage=replace(out.linkage, **raw["linkage"]))
+    if "service" in raw:
+        known = {f.name for f in fields(ServiceConfig)}
+        unknown = set(raw["service"]) - known
+        if unknown:
+            raise ConfigError(
+                f"unknown keys {sorted(unknown)} in [service]", file=path, hint=f"use only {sorted(known)}"
+            )
+        out = replace(out, service=replace(out.service, **raw["service"]))
+    if "budgets" in raw:
+        out = replace(out, budgets=_section(BudgetConfig, out.budgets, raw["budgets"], "budgets", path))
+    if "oversight" in raw:
+        out = replace(
+            out, oversight=_section(OversightConfig, out.oversight, raw["oversight"], "oversight", path)
+        )
     if "bases" in raw:
         bases = dict(out.bases)
         for name, spec in raw["bases"].items():
@@ -340,3 +419,32 @@ def _witness_env(settings: Settings, env: Mapping[str, str]) -> Settings:
     if server != out.witness:
         out = replace(out, witness=_check_witness_server(server, "the environment (CUSTODES_WITNESS_LOGS)"))
     return out
+
+
+def _section(kind: type[Any], current: Any, raw: Mapping[str, Any], name: str, path: str) -> Any:
+    """``current`` with the keys of one TOML table applied, each checked against its default's type."""
+    known = {f.name for f in fields(kind)}
+    unknown = set(raw) - known
+    if unknown:
+        raise ConfigError(
+            f"unknown keys {sorted(unknown)} in [{name}]", file=path, hint=f"use only {sorted(known)}"
+        )
+    values: dict[str, Any] = {}
+    for key, value in raw.items():
+        default = getattr(current, key)
+        if isinstance(default, bool):
+            ok = isinstance(value, bool)
+        elif isinstance(default, int):
+            ok = isinstance(value, int) and not isinstance(value, bool) and value >= 0
+        else:
+            ok = isinstance(value, Mapping) and all(
+                isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value.values()
+            )
+        if not ok:
+            raise ConfigError(
+                f"[{name}] {key} = {value!r} has the wrong type",
+                file=path,
+                hint=f"use a value like the default, {default!r}",
+            )
+        values[key] = dict(value) if isinstance(value, Mapping) else value
+    return replace(current, **values)

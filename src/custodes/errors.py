@@ -74,3 +74,34 @@ class ConfigError(UserInputError):
 
 class LedgerError(CustodesError):
     """The accounting log cannot be appended to, proven or verified."""
+
+
+# -- the service -------------------------------------------------------------------------
+
+
+class AuthenticationError(CustodesError):
+    """No usable API key: missing, malformed, unknown, expired or revoked (HTTP 401)."""
+
+
+class PermissionDeniedError(CustodesError):
+    """A Cedar rule forbids the act (HTTP 403); ``rule`` is the rule's ``@id``."""
+
+    def __init__(self, message: str, *, rule: str) -> None:
+        self.rule = rule
+        super().__init__(message)
+
+
+class NotFoundError(CustodesError):
+    """The batch, basis, key or person named does not exist (HTTP 404)."""
+
+
+class ConflictError(CustodesError):
+    """The act conflicts with the current state: a replayed batch_id, a batch not yet released (HTTP 409)."""
+
+    def __init__(self, message: str, *, kind: str = "conflict") -> None:
+        self.kind = kind
+        super().__init__(message)
+
+
+class PayloadTooLargeError(UserInputError):
+    """An upload is larger than the configured limit (HTTP 413)."""

@@ -10,14 +10,14 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import polars as pl
-from sqlalchemy import inspect
+from sqlalchemy import Connection, Engine, inspect
 
 from custodes.codes import Outcome, Reason
 from custodes.config import Settings, load_settings
@@ -28,22 +28,29 @@ from custodes.contract import (
     read_manifest,
     read_master,
     read_requests,
+    subject_frame,
     write_decisions,
     write_response,
 )
 from custodes.contract.master import master_rows_hint
 from custodes.disclose import ADDRESS_COLUMNS, ADDRESS_OF_RECORD, response_digests, response_frame
-from custodes.errors import DuplicateBatchError, StoreError, UserInputError
-from custodes.groups import GroupRunner
-from custodes.ledger import DecisionColumns, DecisionEntry, LedgerKeys, append_batch, create_keys, load_keys
+from custodes.errors import DuplicateBatchError, StoreError
+from custodes.ledger import DecisionColumns, LedgerKeys, append_batch, append_event, create_keys, load_keys
 from custodes.ledger.keys import LedgerKeysExistError, LedgerKeysMissingError
 from custodes.legal import check_batch
 from custodes.legal.subjects import check_subjects
 from custodes.link import DuckDBLinker, IndexSummary, build_index
 from custodes.link.index import LoadProgress
-from custodes.link.online import OnlineMatcher, subjects_frame
+from custodes.link.online import OnlineMatcher, has_online_tables
+from custodes.oversight.hooks import BatchOversight
 from custodes.store import connect, upgrade
-from custodes.store.records import batch_exists, record_batch, record_master_load
+from custodes.store.records import (
+    batch_exists,
+    complete_batch,
+    record_batch,
+    record_master_load,
+    registered_agencies,
+)
 
 Progress = Callable[[str], None]
 
@@ -73,19 +80,6 @@ class BatchResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
-@dataclass(frozen=True)
-class OnlineRequest:
-    """One online subject waiting for its group: its manifest, and the time of decision if given.
-
-    Without a time, the subject is decided (and its legal elements judged) at the moment its
-    group is decided, which lets a group judge each manifest once.
-    """
-
-    manifest: Manifest
-    subject: Mapping[str, object]
-    now: datetime | None
-
-
 class Gateway:
     """custodes as one object: store, matching index, policies and the accounting log."""
 
@@ -93,16 +87,10 @@ class Gateway:
         self.settings = settings
         self._engine = connect(settings.store_url)
         self._online_lock = threading.Lock()
-        self._ledger_lock = threading.Lock()
-        self._matcher: OnlineMatcher | None = None
-        self._online_runner: GroupRunner[OnlineRequest, dict[str, object]] | None = None
+        self._matcher: tuple[tuple[int, int], OnlineMatcher | None] | None = None
 
     def close(self) -> None:
-        """Finish online requests in flight, then release database connections."""
-        with self._online_lock:
-            runner, self._online_runner = self._online_runner, None
-        if runner is not None:
-            runner.close()
+        """Release database connections."""
         self._engine.dispose()
 
     # -- setup -------------------------------------------------------------------------
@@ -165,12 +153,15 @@ class Gateway:
         *,
         now: datetime | None = None,
         progress: Progress | None = None,
+        claimed: int | None = None,
     ) -> BatchResult:
         """Run a whole batch through every stage and write the response and decisions.
 
         Input errors (exit code 2) are raised before anything is written. The batch, its
         decisions and its accounting entries are committed in one transaction, and the
-        output files are moved into place only after that commit.
+        output files are moved into place only after that commit. ``claimed`` is the store
+        key of a batch the service received and a worker claimed (status ``processing``):
+        its row is completed instead of a new one inserted.
         """
         say = progress or (lambda _msg: None)
         now = now or datetime.now(UTC)
@@ -179,34 +170,19 @@ class Gateway:
         manifest = read_manifest(manifest_path)
         frame = read_requests(requests_path)
         check_record_count(manifest, requests_path, frame)
-        with self._engine.connect() as conn:
-            if batch_exists(conn, manifest.agency, manifest.batch_id):
-                raise DuplicateBatchError(
-                    f"batch_id {manifest.batch_id!r} was already submitted by {manifest.agency}",
-                    file=str(manifest_path),
-                    column="batch_id",
-                    hint="batches are never merged or replaced: submit new requests under a new batch_id",
-                )
-
-        say("checking the legal basis of the batch")
-        verdict = check_batch(manifest, self.settings, now, frame.height)
-        basis = self.settings.bases.get(manifest.legal_basis)
-        if not verdict.allowed or basis is None:
-            reason = verdict.reason or Reason.INVALID_LEGAL_BASIS
-            decisions = self._refuse_all(frame, reason)
-            batch_reason: str | None = reason.value
-        else:
-            batch_reason = None
-            say("checking each subject's legal elements")
-            subject_reasons = check_subjects(frame, basis)
-            decisions = self._link(frame, subject_reasons, now=now, progress=say)
-
-        say("shaping the response")
-        addresses = None
-        if manifest.disclosure_profile == ADDRESS_OF_RECORD and batch_reason is None:
-            addresses = self._addresses_of_record(decisions)
-        response = response_frame(decisions, manifest.disclosure_profile, addresses)
-        decisions = decisions.with_columns(response_digests(response))
+        if claimed is None:
+            with self._engine.connect() as conn:
+                if batch_exists(conn, manifest.agency, manifest.batch_id):
+                    raise DuplicateBatchError(
+                        f"batch_id {manifest.batch_id!r} was already submitted by {manifest.agency}",
+                        file=str(manifest_path),
+                        column="batch_id",
+                        hint="batches are never merged or replaced: submit new requests under a new batch_id",
+                    )
+        oversight = BatchOversight(self._engine, self.settings, manifest, now)
+        decisions, response, batch_reason = self._decide(
+            manifest, frame, now=now, say=say, oversight=oversight
+        )
         return self._commit(
             manifest=manifest,
             requests_path=requests_path,
@@ -217,154 +193,150 @@ class Gateway:
             out_dir=out_dir,
             now=now,
             say=say,
+            claimed=claimed,
+            oversight=oversight,
         )
-
-    # -- online verification ---------------------------------------------------------------
-    def online_matcher(self) -> OnlineMatcher:
-        """The matcher for single subjects, loaded from the matching index once per Gateway."""
-        with self._online_lock:
-            if self._matcher is None:
-                self._matcher = OnlineMatcher.open(self.settings)
-            return self._matcher
 
     def verify_subject(
-        self, manifest: Manifest, subject: Mapping[str, object], *, now: datetime | None = None
-    ) -> dict[str, object]:
-        """One subject through every stage, as one row of a batch would go; returns its response row.
-
-        ``subject`` holds the request columns of contract/batch-verification.md
-        (``request_id`` required). The answer comes back only after the decision's
-        accounting entry is committed; requests arriving together share one transaction
-        (``custodes.groups``).
-        """
-        request_id = subject.get("request_id")
-        if not isinstance(request_id, str) or not request_id.strip():
-            raise UserInputError(
-                "an online subject needs a request_id",
-                column="request_id",
-                hint="give each subject a unique id",
-            )
-        with self._online_lock:
-            if self._online_runner is None:
-                self._require_store()
-                self._online_runner = GroupRunner(self._verify_group)
-            runner = self._online_runner
-        return runner.run(OnlineRequest(manifest, subject, now))
-
-    def _verify_group(self, requests: Sequence[OnlineRequest]) -> list[dict[str, object] | BaseException]:
-        """Decide, shape and account a group of online subjects in one transaction."""
-        decided_at = datetime.now(UTC)
-        times = [r.now or decided_at for r in requests]
-        frame = subjects_frame([r.subject for r in requests]).with_row_index("row_number", offset=1)
-        refusals: list[str | None] = [None] * len(requests)
-        by_basis: dict[str, list[int]] = {}
-        verdicts: dict[tuple[int, datetime], str | None] = {}
-        for i, request in enumerate(requests):
-            # the manifest's own elements, judged at this request's time, as for a batch of one
-            seen = (id(request.manifest), times[i])
-            if seen not in verdicts:
-                verdict = check_batch(request.manifest, self.settings, times[i], 1)
-                allowed = verdict.allowed and request.manifest.legal_basis in self.settings.bases
-                verdicts[seen] = None if allowed else (verdict.reason or Reason.INVALID_LEGAL_BASIS).value
-            refusals[i] = verdicts[seen]
-            if refusals[i] is None:
-                by_basis.setdefault(request.manifest.legal_basis, []).append(i)
-        for name, members in by_basis.items():
-            # the per-subject elements, vectorised over the group as over a batch
-            reasons = check_subjects(frame[members], self.settings.bases[name]).to_list()
-            for i, reason in zip(members, reasons, strict=True):
-                refusals[i] = reason
-        eligible = frame.filter(pl.Series([r is None for r in refusals]))
-        decided = {}
-        if eligible.height:
-            today = max(times).date()
-            linked = self.online_matcher().decide(
-                eligible.select(pl.col("row_number").cast(pl.Int64).alias("rid"), *_PERSON_COLUMNS),
-                today=today,
-            )
-            decided = {row["rid"]: row for row in linked.iter_rows(named=True)}
-        rows = []
-        for i, (request, refusal) in enumerate(zip(requests, refusals, strict=True)):
-            row = decided.get(i + 1)
-            rows.append(
-                {
-                    "request_id": frame["request_id"][i],
-                    "outcome": Outcome.REFUSED.value if refusal else row["outcome"] if row else None,
-                    "reason": refusal or (row["reason"] if row else None),
-                    "tin": None if refusal or row is None else row["tin"],
-                    "match_probability": None if refusal or row is None else row["match_probability"],
-                    "address_status": None if refusal or row is None else row["address_status"],
-                    "_profile": request.manifest.disclosure_profile,
-                }
-            )
-        decisions = pl.DataFrame(
-            rows,
-            schema={
-                **dict.fromkeys(DECISION_COLUMNS, pl.Utf8),
-                "match_probability": pl.Float64,
-                "_profile": pl.Utf8,
-            },
-        )
-        responses: list[dict[str, object] | BaseException] = [{} for _ in requests]
-        digests: list[str] = [""] * len(requests)
-        for profile in decisions["_profile"].unique(maintain_order=True).to_list():
-            part = decisions.with_row_index("_i").filter(pl.col("_profile") == profile)
-            addresses = None
-            if profile == ADDRESS_OF_RECORD:
-                matcher = self.online_matcher()
-                tins = [t for t in part["tin"].to_list() if t is not None]
-                addresses = pl.DataFrame(
-                    [{"tin": t, **matcher.address_of_record(t)} for t in tins],
-                    schema={"tin": pl.Utf8, **dict.fromkeys(ADDRESS_COLUMNS, pl.Utf8)},
-                )
-            shaped = response_frame(part.drop("_i", "_profile"), profile, addresses)
-            for i, response, digest in zip(
-                part["_i"].to_list(), shaped.to_dicts(), response_digests(shaped).to_list(), strict=True
-            ):
-                responses[i], digests[i] = response, digest
-        self._account_online(requests, times, decisions, digests)
-        return responses
-
-    def _account_online(
         self,
-        requests: Sequence[OnlineRequest],
-        times: list[datetime],
-        decisions: pl.DataFrame,
-        digests: list[str],
-    ) -> None:
-        """Append the group's decisions to the log in one durable transaction (one seal per batch_id)."""
-        if not self.settings.accounting:
-            return
-        keys = self._keys()
-        by_batch: dict[str, list[int]] = {}
-        for i, request in enumerate(requests):
-            by_batch.setdefault(request.manifest.batch_id, []).append(i)
-        rows = decisions.to_dicts()
-        # groups are decided in parallel but appended one at a time: the log has one head
-        with self._ledger_lock, self._engine.begin() as conn:
-            for members in by_batch.values():
-                first = requests[members[0]]
-                entry = {**self._batch_entry(first.manifest, None, times[members[0]]), "kind": "online"}
-                append_batch(
-                    conn,
-                    keys,
-                    entry,
-                    [
-                        DecisionEntry(
-                            batch_id=requests[i].manifest.batch_id,
-                            request_id=rows[i]["request_id"],
-                            agency=requests[i].manifest.agency,
-                            basis=requests[i].manifest.legal_basis,
-                            outcome=rows[i]["outcome"],
-                            reason=rows[i]["reason"],
-                            profile=requests[i].manifest.disclosure_profile,
-                            disclosed_sha256=digests[i],
-                            tin=rows[i]["tin"],
-                            at=times[i],
-                        )
-                        for i in members
-                    ],
-                )
+        basis: Manifest,
+        subject: Mapping[str, str | None],
+        *,
+        now: datetime | None = None,
+        recorded_as: Mapping[str, object] | None = None,
+    ) -> dict[str, object]:
+        """Verify one subject online: the batch path (legal, link, disclose, account) on a one-row batch.
+
+        The subject is linked by the online engine (``custodes.link.online``, the batch's
+        decisions from in-memory lookup tables) when the index has its tables, else by the
+        batch engine.
+
+        ``basis`` holds the legal elements (a standing basis as a manifest; its ``batch_id``
+        names this verification), ``subject`` the request columns. Returns the response row,
+        exactly as a batch's ``response.csv`` row would read. The request, its decision and
+        its accounting entries are committed in one transaction before the row is returned;
+        ``recorded_as`` sets the service's columns of the stored batch row.
+        """
+        now = now or datetime.now(UTC)
+        self._require_store()
+        frame = subject_frame(subject)
+        oversight = BatchOversight(self._engine, self.settings, basis, now)
+        decisions, response, batch_reason = self._decide(
+            basis, frame, now=now, say=lambda _msg: None, oversight=oversight, matcher=self.online_matcher()
+        )
+        canonical = json.dumps(dict(subject), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        with self._engine.begin() as conn:
+            self._record(
+                conn,
+                manifest=basis,
+                requests_sha256=hashlib.sha256(canonical.encode()).hexdigest(),
+                frame=frame,
+                decisions=decisions,
+                batch_reason=batch_reason,
+                now=now,
+                claimed=None,
+                oversight=oversight,
+                status="released",
+                workflow=recorded_as,
+            )
+        row: dict[str, object] = response.row(0, named=True)
+        return row
+
+    def online_matcher(self) -> OnlineMatcher | None:
+        """The online engine over the current matching index; None if the index has no online tables.
+
+        Loaded once and reloaded when a ``master load`` has replaced the index file (its
+        inode or modification time changed), so a running service answers from the new master.
+        """
+        try:
+            stat = self.settings.index_path.stat()
+        except FileNotFoundError:
+            return None
+        version = (stat.st_ino, stat.st_mtime_ns)
+        with self._online_lock:
+            if self._matcher is None or self._matcher[0] != version:
+                fresh = has_online_tables(self.settings.index_path)
+                self._matcher = (version, OnlineMatcher.open(self.settings) if fresh else None)
+            return self._matcher[1]
+
+    def _decide(
+        self,
+        manifest: Manifest,
+        frame: pl.DataFrame,
+        *,
+        now: datetime,
+        say: Progress,
+        oversight: BatchOversight,
+        matcher: OnlineMatcher | None = None,
+    ) -> tuple[pl.DataFrame, pl.DataFrame, str | None]:
+        """Legal checks, linkage and response shaping: (decisions with digests, response, batch reason)."""
+        say("checking the legal basis of the batch")
+        decisions, batch_reason = self.decide_batch(
+            manifest,
+            frame,
+            now=now,
+            suspended=oversight.suspended_bases(),
+            screen=oversight.screen,
+            progress=say,
+            matcher=matcher,
+        )
+
+        say("shaping the response")
+        addresses = None
+        if manifest.disclosure_profile == ADDRESS_OF_RECORD and batch_reason is None:
+            addresses = self._addresses_of_record(decisions, matcher)
+        response = response_frame(decisions, manifest.disclosure_profile, addresses)
+        decisions = decisions.with_columns(response_digests(response))
+        return decisions, response, batch_reason
+
+    def decide_batch(
+        self,
+        manifest: Manifest,
+        frame: pl.DataFrame,
+        *,
+        now: datetime,
+        settings: Settings | None = None,
+        suspended: frozenset[str] = frozenset(),
+        screen: Callable[[pl.DataFrame, pl.Series], pl.Series] | None = None,
+        link_also: pl.Series | None = None,
+        progress: Progress | None = None,
+        matcher: OnlineMatcher | None = None,
+    ) -> tuple[pl.DataFrame, str | None]:
+        """The decisions on a batch's request rows, and the batch's refusal reason if refused whole.
+
+        ``settings`` gives the policy (default: the gateway's; remediation passes another);
+        ``suspended`` names suspended bases; ``screen`` may refuse further eligible rows
+        (the query budgets) given the rows and their legal refusals; ``link_also`` (a boolean per
+        row) puts refused rows through the matcher too, so that a replay fits the matcher on
+        the same rows as the original decision; they stay refused. ``matcher`` (the online
+        engine, for a few rows) links instead of the batch engine when its configuration is
+        the policy's. Nothing is written.
+        """
+        say = progress or (lambda _msg: None)
+        rules = settings or self.settings
+        with self._engine.connect() as conn:
+            stored_agencies = registered_agencies(conn)
+        rules = replace(rules, agencies=(*rules.agencies, *stored_agencies))
+        verdict = check_batch(manifest, rules, now, frame.height, suspended_bases=suspended)
+        basis = rules.bases.get(manifest.legal_basis)
+        if not verdict.allowed or basis is None:
+            reason = verdict.reason or Reason.INVALID_LEGAL_BASIS
+            return self._refuse_all(frame, reason), reason.value
+        say("checking each subject's legal elements")
+        subject_reasons = check_subjects(frame, basis)
+        if screen is not None:
+            subject_reasons = subject_reasons.zip_with(
+                subject_reasons.is_not_null(), screen(frame, subject_reasons)
+            )
+        return self._link(
+            frame,
+            subject_reasons,
+            now=now,
+            progress=say,
+            settings=rules,
+            link_also=link_also,
+            matcher=matcher,
+        ), None
 
     def _refuse_all(self, frame: pl.DataFrame, reason: Reason) -> pl.DataFrame:
         return frame.select(
@@ -377,16 +349,35 @@ class Gateway:
         )
 
     def _link(
-        self, frame: pl.DataFrame, subject_reasons: pl.Series, *, now: datetime, progress: Progress
+        self,
+        frame: pl.DataFrame,
+        subject_reasons: pl.Series,
+        *,
+        now: datetime,
+        progress: Progress,
+        settings: Settings,
+        link_also: pl.Series | None = None,
+        matcher: OnlineMatcher | None = None,
     ) -> pl.DataFrame:
         checked = frame.with_columns(subject_reasons.alias("_refusal"))
-        eligible = checked.filter(pl.col("_refusal").is_null())
-        linker = DuckDBLinker(self.settings.index_path, self.settings.linkage)
-        try:
-            result = linker.link(eligible.rename({"row_number": "rid"}), today=now.date(), progress=progress)
-        finally:
-            linker.close()
-        linked = result.decisions.rename({"rid": "row_number"})
+        linkable = pl.col("_refusal").is_null()
+        if link_also is not None:
+            checked = checked.with_columns(link_also.alias("_link_also"))
+            linkable = linkable | pl.col("_link_also")
+        eligible = checked.filter(linkable).drop("_refusal", "_link_also", strict=False)
+        requests = eligible.rename({"row_number": "rid"})
+        if matcher is not None and matcher.config == settings.linkage:
+            # the online engine: the batch's decisions, without opening and scanning the index
+            linked = matcher.decide(
+                requests.select(pl.col("rid").cast(pl.Int64), *_PERSON_COLUMNS), today=now.date()
+            ).with_columns(pl.col("rid").cast(requests.schema["rid"]))
+        else:
+            linker = DuckDBLinker(self.settings.index_path, settings.linkage)
+            try:
+                linked = linker.link(requests, today=now.date(), progress=progress).decisions
+            finally:
+                linker.close()
+        linked = linked.rename({"rid": "row_number"})
         return (
             checked.select("row_number", "request_id", "_refusal")
             .join(linked, on="row_number", how="left")
@@ -398,14 +389,20 @@ class Gateway:
                 .otherwise(pl.col("outcome"))
                 .alias("outcome"),
                 pl.coalesce("_refusal", "reason").alias("reason"),
-                "tin",
-                "match_probability",
-                "address_status",
+                *(
+                    pl.when(pl.col("_refusal").is_null()).then(pl.col(c)).alias(c)
+                    for c in ("tin", "match_probability", "address_status")
+                ),
             )
         )
 
-    def _addresses_of_record(self, decisions: pl.DataFrame) -> pl.DataFrame:
+    def _addresses_of_record(self, decisions: pl.DataFrame, matcher: OnlineMatcher | None) -> pl.DataFrame:
         tins = decisions.filter(pl.col("outcome") == Outcome.MATCH.value).select("tin")
+        if matcher is not None:
+            return pl.DataFrame(
+                [{"tin": t, **matcher.address_of_record(t)} for t in tins["tin"].to_list()],
+                schema={"tin": pl.Utf8, **dict.fromkeys(ADDRESS_COLUMNS, pl.Utf8)},
+            )
         con = duckdb.connect(str(self.settings.index_path), read_only=True)
         try:
             con.register("wanted", tins.to_arrow())
@@ -429,6 +426,8 @@ class Gateway:
         out_dir: Path,
         now: datetime,
         say: Progress,
+        oversight: BatchOversight,
+        claimed: int | None = None,
     ) -> BatchResult:
         out_dir.mkdir(parents=True, exist_ok=True)
         response_path = out_dir / "response.csv"
@@ -437,33 +436,20 @@ class Gateway:
         tmp_decisions = out_dir / f".decisions.parquet.tmp-{os.getpid()}"
         write_response(response, tmp_response)
         write_decisions(decisions.select(DECISION_COLUMNS), tmp_decisions)
-        checkpoint = None
         try:
             say("recording the batch and its accounting")
-            keys = self._keys() if self.settings.accounting else None
             with self._engine.begin() as conn:
-                record_batch(
+                checkpoint = self._record(
                     conn,
-                    batch_id=manifest.batch_id,
-                    agency=manifest.agency,
-                    legal_basis=manifest.legal_basis,
-                    manifest_json=json.dumps(manifest.raw, sort_keys=True),
-                    manifest_sha256=manifest.sha256,
+                    manifest=manifest,
                     requests_sha256=_sha256_file(requests_path),
-                    request_rows=frame,
-                    decision_rows=decisions,
+                    frame=frame,
+                    decisions=decisions,
                     batch_reason=batch_reason,
-                    received_at=now,
-                    completed_at=datetime.now(UTC),
+                    now=now,
+                    claimed=claimed,
+                    oversight=oversight,
                 )
-                if keys is not None:
-                    signed = append_batch(
-                        conn,
-                        keys,
-                        self._batch_entry(manifest, batch_reason, now),
-                        self._entries(manifest, decisions, now),
-                    )
-                    checkpoint = signed.note
         except BaseException:
             tmp_response.unlink(missing_ok=True)
             tmp_decisions.unlink(missing_ok=True)
@@ -481,6 +467,74 @@ class Gateway:
             batch_reason=batch_reason,
             checkpoint=checkpoint,
         )
+
+    def _record(
+        self,
+        conn: Connection,
+        *,
+        manifest: Manifest,
+        requests_sha256: str,
+        frame: pl.DataFrame,
+        decisions: pl.DataFrame,
+        batch_reason: str | None,
+        now: datetime,
+        claimed: int | None,
+        oversight: BatchOversight,
+        status: str = "decided",
+        workflow: Mapping[str, object] | None = None,
+    ) -> str | None:
+        """Store the batch, its rows and decisions and append its accounting, in ``conn``'s transaction."""
+        keys = self._keys() if self.settings.accounting else None
+        if claimed is None:
+            record_batch(
+                conn,
+                batch_id=manifest.batch_id,
+                agency=manifest.agency,
+                legal_basis=manifest.legal_basis,
+                manifest_json=json.dumps(manifest.raw, sort_keys=True),
+                manifest_sha256=manifest.sha256,
+                requests_sha256=requests_sha256,
+                request_rows=frame,
+                decision_rows=decisions,
+                batch_reason=batch_reason,
+                received_at=now,
+                completed_at=datetime.now(UTC),
+                status=status,
+                workflow=workflow,
+            )
+        else:
+            complete_batch(
+                conn,
+                claimed,
+                request_rows=frame,
+                decision_rows=decisions,
+                batch_reason=batch_reason,
+                completed_at=datetime.now(UTC),
+            )
+        oversight.record(conn)
+        if keys is None:
+            return None
+        signed = append_batch(
+            conn,
+            keys,
+            {**self._batch_entry(manifest, batch_reason, now), **oversight.ledger_fields()},
+            self._entries(manifest, decisions, now),
+        )
+        return signed.note
+
+    def append_event(self, conn: Connection, entry: Mapping[str, object]) -> str | None:
+        """Append one act that is not a batch (a release, a denial, ...) inside ``conn``'s transaction.
+
+        Returns the new signed checkpoint, or None when accounting is switched off.
+        """
+        if not self.settings.accounting:
+            return None
+        return append_event(conn, self._keys(), entry).note
+
+    @property
+    def engine(self) -> Engine:
+        """The operational store's engine (shared with the service's own tables)."""
+        return self._engine
 
     @staticmethod
     def _batch_entry(manifest: Manifest, batch_reason: str | None, now: datetime) -> dict[str, object]:

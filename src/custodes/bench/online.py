@@ -4,7 +4,8 @@ Open-loop load, so a slow answer cannot slow the arrivals down and hide itself: 
 is due at ``i / rate`` seconds, ``clients`` threads take requests in order and wait for
 their due time, and each latency runs from the due time to the answer (queueing
 included). Every request goes through every stage: legal checks, linkage on the online
-index, response shaping and, with accounting on, its durable log entry (group commit).
+index, response shaping and, with accounting on, its durable log entry (each subject is
+recorded and accounted as a one-row batch in its own transaction, as the service does).
 
 What it does not include: HTTP. The load generator shares the process (and the GIL)
 with the gateway; the service's own load test adds the web layer on top.
@@ -24,12 +25,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-import duckdb
-
 from custodes.bench.pipeline import StageRun, run_stage
 from custodes.config import load_settings
 from custodes.contract import read_manifest, read_requests
 from custodes.gateway import Gateway
+from custodes.link.online import has_online_tables
 
 P99_TARGET_MS = 25.0
 RATE_TARGET = 200.0
@@ -45,21 +45,11 @@ def _percentiles(seconds: list[float]) -> dict[str, float]:
     return {"p50_ms": at(0.50), "p90_ms": at(0.90), "p99_ms": at(0.99), "max_ms": round(ordered[-1] * 1e3, 2)}
 
 
-def _has_online_tables(index: Path) -> bool:
-    if not index.exists():
-        return False
-    con = duckdb.connect(str(index), read_only=True)
-    try:
-        names = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    finally:
-        con.close()
-    return "online_meta" in names
-
-
-def _load(gateway: Gateway, subjects: list[dict[str, object]], manifest_path: Path, *, rate: float,
+def _load(gateway: Gateway, subjects: list[dict[str, str | None]], manifest_path: Path, *, rate: float,
           clients: int, tag: str) -> dict[str, object]:  # fmt: skip
     """Send ``subjects`` at ``rate`` per second from ``clients`` threads; latency from each due time."""
-    manifest = replace(read_manifest(manifest_path), batch_id=f"ONLINE-BENCH-{tag}-{time.time_ns()}")
+    manifest = read_manifest(manifest_path)
+    run = f"ONLINE-BENCH-{tag}-{time.time_ns()}"
     latencies: list[float] = [0.0] * len(subjects)
     errors: list[str] = []
     lock = threading.Lock()
@@ -77,7 +67,10 @@ def _load(gateway: Gateway, subjects: list[dict[str, object]], manifest_path: Pa
             if pause > 0:
                 time.sleep(pause)
             try:
-                gateway.verify_subject(manifest, {**subjects[i], "request_id": f"{tag}-{i}"})
+                # each verification is its own one-row batch, as the service records it
+                gateway.verify_subject(
+                    replace(manifest, batch_id=f"{run}-{i}"), {**subjects[i], "request_id": f"{tag}-{i}"}
+                )
             except Exception as exc:
                 with lock:
                     errors.append(f"{type(exc).__name__}: {exc}")
@@ -89,8 +82,6 @@ def _load(gateway: Gateway, subjects: list[dict[str, object]], manifest_path: Pa
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
-    runner = gateway._online_runner
-    groups = runner.groups if runner is not None else 0
     return {
         "requests": len(subjects),
         "offered_rate": rate,
@@ -98,7 +89,6 @@ def _load(gateway: Gateway, subjects: list[dict[str, object]], manifest_path: Pa
         "clients": clients,
         "errors": len(errors),
         "first_errors": errors[:3],
-        "groups": groups,
         **_percentiles(latencies),
     }
 
@@ -118,7 +108,8 @@ def run_online_bench(  # noqa: PLR0917 - the command's options
     if not (data / "truth.csv").exists():
         stages.append(run_stage("synth", ["synth", "--persons", str(persons), "--requests", str(requests),
                                           "--seed", str(seed), "--out", str(data)], env, log))  # fmt: skip
-    if not _has_online_tables(home / "master.duckdb"):
+    index = home / "master.duckdb"
+    if not (index.exists() and has_online_tables(index)):
         stages.append(run_stage("init", ["init"], env, log))
         stages.append(run_stage("master_load", ["master", "load", str(data / "master.parquet")], env, log))
     failed = [s for s in stages if s.returncode != 0]
@@ -126,7 +117,7 @@ def run_online_bench(  # noqa: PLR0917 - the command's options
         raise RuntimeError(f"stage {failed[0].stage} failed (exit {failed[0].returncode}); see {log}")
 
     subjects = [
-        {k: v for k, v in row.items() if k != "row_number"}
+        {k: None if v is None else str(v) for k, v in row.items() if k != "row_number"}
         for row in read_requests(data / "requests.csv").head(requests).to_dicts()
     ]
     settings = load_settings({"CUSTODES_HOME": str(home)})
@@ -136,6 +127,8 @@ def run_online_bench(  # noqa: PLR0917 - the command's options
     try:
         started = time.perf_counter()
         matcher = gateway.online_matcher()
+        if matcher is None:
+            raise RuntimeError(f"the index at {index} has no online tables; run `custodes master load` again")
         open_seconds = round(time.perf_counter() - started, 2)
         engine: list[float] = []
         for subject in subjects[: min(500, len(subjects))]:
@@ -148,7 +141,7 @@ def run_online_bench(  # noqa: PLR0917 - the command's options
     runs: dict[bool, dict[str, object]] = {}
     for accounting in (True, False):
         gateway = Gateway(replace(settings, accounting=accounting))
-        gateway._matcher = matcher
+        gateway.online_matcher()  # loaded before the clock starts
         try:
             tag = "accounted" if accounting else "unaccounted"
             runs[accounting] = _load(

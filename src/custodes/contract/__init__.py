@@ -26,7 +26,7 @@ from custodes.contract.manifest import (
     read_manifest,
 )
 from custodes.contract.master import read_master
-from custodes.contract.requests import read_requests
+from custodes.contract.requests import read_requests, subject_frame
 
 __all__ = [
     "DECISION_COLUMNS",
@@ -46,6 +46,7 @@ __all__ = [
     "read_manifest",
     "read_master",
     "read_requests",
+    "subject_frame",
     "write_decisions",
     "write_response",
 ]

@@ -21,6 +21,7 @@ Decisions documented here (they are part of the contract as custodes applies it)
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from pathlib import Path
 
 import polars as pl
@@ -204,3 +205,22 @@ def _validated(frame: pl.DataFrame, file: str, data: bytes | None) -> pl.DataFra
             hint="request_ids must be unique within a batch; renumber or remove the repeated row",
         )
     return out
+
+
+def subject_frame(subject: Mapping[str, str | None]) -> pl.DataFrame:
+    """One request (online verification) as a one-row batch, exactly as ``read_requests`` returns it.
+
+    Absent optional columns are blank; values are stripped and blank ones null. Raises
+    ``BatchFileError`` for a blank ``request_id`` or a column the contract does not know.
+    """
+    unknown = sorted(set(subject) - set(REQUEST_COLUMNS))
+    if unknown:
+        raise BatchFileError(
+            f"unknown request field(s) {unknown}",
+            column=unknown[0],
+            hint=f"use only the contract's request columns: {', '.join(REQUEST_COLUMNS)}",
+        )
+    frame = pl.DataFrame(
+        {c: [subject.get(c)] for c in REQUEST_COLUMNS}, schema=dict.fromkeys(REQUEST_COLUMNS, pl.Utf8)
+    )
+    return _validated(frame, "request", None)

@@ -93,14 +93,21 @@ def policy_text(name: str) -> str:
     return resources.files("custodes.legal").joinpath("policies", f"{name}.cedar").read_text("utf-8")
 
 
+def policy_ids(text: str) -> dict[str, tuple[str, str | None]]:
+    """cedarpy's positional policy id (``policy0``, ...) -> (effect, ``@id`` annotation) for ``text``."""
+    parsed = json.loads(cedarpy.policies_to_json_str(text))["staticPolicies"]
+    return {
+        policy_id: (str(policy["effect"]), policy.get("annotations", {}).get("id"))
+        for policy_id, policy in parsed.items()
+    }
+
+
 def parse_policies(name: str, text: str, order: Sequence[Reason]) -> Policies:
     """Map each ``forbid`` in ``text`` to its ``@id`` reason; ``order`` must list exactly those reasons."""
-    parsed = json.loads(cedarpy.policies_to_json_str(text))["staticPolicies"]
     reasons: dict[str, Reason] = {}
-    for policy_id, policy in parsed.items():
-        if policy["effect"] != "forbid":
+    for policy_id, (effect, annotation) in policy_ids(text).items():
+        if effect != "forbid":
             continue
-        annotation = policy.get("annotations", {}).get("id")
         if annotation not in {r.value for r in Reason}:
             raise PolicyEvaluationError(
                 f"{name}.cedar: forbid {policy_id} has @id {annotation!r}, which is not a reason code"

@@ -16,6 +16,10 @@ What each fact accepts:
   serial 0000; an area 9xx is an ITIN, whose group must be 50-65, 70-88, 90-92 or 94-99
   (the IRS ranges). A right TIN never stands in for the address element.
 - **case_reference_present**: not blank; required only where the basis says so.
+
+A basis whose ``address_check`` is ``not_blank`` (the 2025 rule, kept only so that batches
+decided under it can be replayed and remediated) reads ``street_deliverable`` as
+``street_present``.
 """
 
 from __future__ import annotations
@@ -91,6 +95,13 @@ def subject_facts(frame: pl.DataFrame) -> pl.DataFrame:
     ).insert_column(2, deliverable_streets(source["street"]))
 
 
+def basis_facts(facts: pl.DataFrame, basis: BasisRule) -> pl.DataFrame:
+    """``facts`` as ``basis`` reads them: its ``not_blank`` address check takes any street line."""
+    if basis.address_check == "not_blank":
+        return facts.with_columns(pl.col("street_present").alias("street_deliverable"))
+    return facts
+
+
 def _reason_rule(requires_case_reference: bool) -> pl.Expr:
     failed = {
         Reason.MISSING_NAME: ~pl.col("name_present"),
@@ -107,7 +118,7 @@ def _reason_rule(requires_case_reference: bool) -> pl.Expr:
 
 def check_subjects(frame: pl.DataFrame, basis: BasisRule) -> pl.Series:
     """For each row of ``frame``, the first failed element in ``SUBJECT_REASONS`` order, or null."""
-    facts = subject_facts(frame)
+    facts = basis_facts(subject_facts(frame), basis)
     return facts.select(_reason_rule(basis.requires_case_reference).alias("subject_reason"))["subject_reason"]
 
 
@@ -116,7 +127,7 @@ def subject_refusals(row: Mapping[str, str | None], basis: BasisRule) -> tuple[R
     frame = pl.DataFrame(
         {c: [row.get(c)] for c in SUBJECT_COLUMNS}, schema=dict.fromkeys(SUBJECT_COLUMNS, pl.Utf8)
     )
-    facts = subject_facts(frame).row(0, named=True)
+    facts = basis_facts(subject_facts(frame), basis).row(0, named=True)
     return refusals(
         load_policies("subject", SUBJECT_REASONS),
         action="check_subject",

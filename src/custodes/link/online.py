@@ -154,6 +154,20 @@ def write_online_tables(con: duckdb.DuckDBPyConnection) -> int:
     return int(stored)
 
 
+def _has_online_meta(con: duckdb.DuckDBPyConnection) -> bool:
+    tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
+    return "online_meta" in tables
+
+
+def has_online_tables(index_path: Path) -> bool:
+    """Whether the matching index at ``index_path`` holds the online tables (any format version)."""
+    con = duckdb.connect(str(index_path), read_only=True)
+    try:
+        return _has_online_meta(con)
+    finally:
+        con.close()
+
+
 class OnlineMatcher:
     """Decides single subjects against the matching index with the batch path's rules.
 
@@ -217,8 +231,7 @@ class OnlineMatcher:
 
     @staticmethod
     def _check_format(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-        tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-        if "online_meta" not in tables:
+        if not _has_online_meta(con):
             raise StoreError(
                 f"the matching index at {path} has no online tables (built by an older custodes): "
                 "run `custodes master load FILE` again"

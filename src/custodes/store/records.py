@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, func, insert, select, update
 
-from custodes.store.schema import batches, decisions, master_loads, requests
+from custodes.errors import StoreError
+from custodes.store.schema import agencies, batches, decisions, master_loads, requests
 
 CHUNK = 20_000
 """Rows per executemany call: bounded memory, few round trips."""
@@ -47,17 +48,20 @@ def record_batch(
     batch_reason: str | None,
     received_at: datetime,
     completed_at: datetime,
+    status: str = "decided",
+    workflow: Mapping[str, object] | None = None,
 ) -> int:
     """Insert one batch with all its request rows and decisions; returns its primary key.
 
     Runs inside the caller's transaction, so the batch is stored whole or not at all.
+    ``workflow`` sets the service's columns of the batch row (``submitted_by``, ...).
     """
     pk = conn.execute(
         insert(batches).values(
             batch_id=batch_id,
             agency=agency,
             legal_basis=legal_basis,
-            status="decided",
+            status=status,
             manifest_json=manifest_json,
             manifest_sha256=manifest_sha256,
             requests_sha256=requests_sha256,
@@ -65,10 +69,49 @@ def record_batch(
             batch_reason=batch_reason,
             received_at=received_at,
             completed_at=completed_at,
+            **(workflow or {}),
         )
     ).inserted_primary_key
     assert pk is not None
     batch_pk = int(pk[0])
+    _insert_rows(conn, batch_pk, request_rows, decision_rows)
+    return batch_pk
+
+
+def complete_batch(
+    conn: Connection,
+    batch_pk: int,
+    *,
+    request_rows: pl.DataFrame,
+    decision_rows: pl.DataFrame,
+    batch_reason: str | None,
+    completed_at: datetime,
+    status: str = "processed",
+) -> None:
+    """Store the rows and decisions of a batch the service received and claimed (status ``processing``).
+
+    Runs inside the caller's transaction. Raises ``StoreError`` when the batch is no longer
+    being processed (another worker took it over), so that the caller's transaction rolls back.
+    """
+    done = conn.execute(
+        update(batches)
+        .where(batches.c.id == batch_pk, batches.c.status == "processing")
+        .values(
+            status=status,
+            record_count=request_rows.height,
+            batch_reason=batch_reason,
+            completed_at=completed_at,
+            lease_until=None,
+        )
+    )
+    if done.rowcount != 1:
+        raise StoreError(f"batch {batch_pk} is no longer being processed by this worker; nothing was stored")
+    _insert_rows(conn, batch_pk, request_rows, decision_rows)
+
+
+def _insert_rows(
+    conn: Connection, batch_pk: int, request_rows: pl.DataFrame, decision_rows: pl.DataFrame
+) -> None:
     rows = request_rows.select(
         pl.lit(batch_pk).alias("batch_pk"), pl.col("row_number").cast(pl.Int64), *REQUEST_FIELDS
     )
@@ -86,7 +129,6 @@ def record_batch(
     )
     for chunk in _chunks(dec):
         conn.execute(insert(decisions), chunk)
-    return batch_pk
 
 
 def record_master_load(
@@ -108,3 +150,8 @@ def decision_counts(conn: Connection, batch_pk: int) -> dict[tuple[str, str], in
         .group_by(decisions.c.outcome, decisions.c.reason)
     ).all()
     return {(str(o), str(r)): int(n) for o, r, n in rows}
+
+
+def registered_agencies(conn: Connection) -> tuple[str, ...]:
+    """Agencies registered in the store (``custodes agency add``), by name."""
+    return tuple(str(n) for n in conn.execute(select(agencies.c.name).order_by(agencies.c.name)).scalars())

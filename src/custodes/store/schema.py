@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -34,9 +35,24 @@ batches = Table(
     Column("batch_reason", String(60)),
     Column("received_at", DateTime(timezone=True), nullable=False),
     Column("completed_at", DateTime(timezone=True)),
+    # the service's workflow (migration 0003_service); null for batches run by `custodes verify`
+    Column("public_id", String(36)),
+    Column("submitted_by", String(200)),
+    Column("submitted_key", String(32)),
+    Column("released_by", String(200)),
+    Column("released_at", DateTime(timezone=True)),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("error", Text),
+    Column("files_dir", Text),
     Index("uq_batches_agency_batch", "agency", "batch_id", unique=True),
+    UniqueConstraint("public_id", name="uq_batches_public_id"),
 )
-"""One row per batch received. (agency, batch_id) is unique: a resubmission is rejected."""
+"""One row per batch received. (agency, batch_id) is unique: a resubmission is rejected.
+
+``status`` is ``decided`` for a batch run by ``custodes verify``. A batch received by the
+service moves received -> processing -> processed -> released, or to failed or held.
+"""
 
 requests = Table(
     "requests",
@@ -83,3 +99,79 @@ master_loads = Table(
     Column("index_digest", LargeBinary),
 )
 """Every master file loaded into the matching index, for the record."""
+
+# -- the service (migration 0003_service) ------------------------------------------------
+
+agencies = Table(
+    "agencies",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+"""Requesting agencies registered with the service; their keys submit batches."""
+
+staff = Table(
+    "staff",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("role", String(30), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+"""The custodian's people: disclosure_officer, auditor, policy_admin or oversight (one role each)."""
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key_id", String(32), nullable=False, unique=True),
+    Column("secret_hash", Text, nullable=False),
+    Column("agency", String(200), ForeignKey("agencies.name")),
+    Column("staff", String(200), ForeignKey("staff.name")),
+    Column("holder", String(200)),
+    Column("role", String(30), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True)),
+    Column("revoked_at", DateTime(timezone=True)),
+)
+"""API keys: the key id (the public prefix) finds the row, and only an argon2 hash of the key is kept.
+
+Exactly one of ``agency`` (an agency key, role ``submitter``) and ``staff`` (the person's role) is set.
+"""
+
+standing_bases = Table(
+    "standing_bases",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("agency", String(200), ForeignKey("agencies.name"), nullable=False),
+    Column("legal_basis", String(100), nullable=False),
+    Column("statutory_authority", Text, nullable=False),
+    Column("taxable_periods", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("signer_name", String(200), nullable=False),
+    Column("signer_title", String(200), nullable=False),
+    Column("disclosure_profile", String(30), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("registered_by", String(200), ForeignKey("staff.name"), nullable=False),
+    Column("registered_at", DateTime(timezone=True), nullable=False),
+)
+"""Standing bases for online verification: the legal elements of a manifest, registered once.
+
+``taxable_periods`` is a JSON list of years.
+"""
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("agency", String(200), primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("request_sha256", String(64), nullable=False),
+    Column("status_code", Integer),
+    Column("response_json", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+"""``Idempotency-Key`` of online verifications: a replay returns the stored response, never a new act.
+
+``status_code`` is null while the first request is still being answered.
+"""

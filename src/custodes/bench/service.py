@@ -1,0 +1,206 @@
+"""The service benchmark: ``POST /v1/verifications`` on loopback from concurrent clients.
+
+A synthetic master of ``persons`` is loaded, a standing basis and an agency key are
+registered, ``custodes serve`` runs in its own process, and ``clients`` concurrent
+clients send the synthetic requests (cycled) for ``seconds`` after a warm-up. Every
+request is a full verification: legal checks, linkage, response shaping and a durable
+accounting entry. Latency is measured at the client, from send to the last byte.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import polars as pl
+
+from custodes.config import load_settings
+from custodes.gateway import Gateway
+from custodes.service.desk import Desk
+from custodes.service.records import StandingBasis
+from custodes.synth import generate
+
+AGENCY = "Department of Homeland Security"
+BASIS = "BENCH-ONLINE"
+SUBJECT_COLUMNS = (
+    "request_id",
+    "first_name",
+    "middle_name",
+    "last_name",
+    "dob",
+    "street",
+    "city",
+    "state",
+    "zip",
+    "tin",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _prepare(
+    persons: int, seed: int, workdir: Path
+) -> tuple[dict[str, str], str, list[dict[str, str | None]]]:
+    """Data, store, index, basis and key; returns (environment, key, subjects)."""
+    data = workdir / f"data-{persons}-{seed}"
+    if not (data / "master.parquet").exists():
+        generate(persons, min(max(persons // 10, 100), 20_000), seed, data)
+    home = workdir / f"home-{persons}-{seed}-{int(time.time())}"
+    env = {**os.environ, "CUSTODES_HOME": str(home)}
+    settings = load_settings(env)
+    gateway = Gateway(settings)
+    try:
+        gateway.init()
+        gateway.load_master(data / "master.parquet")
+        desk = Desk(gateway)
+        desk.add_agency(AGENCY)
+        desk.add_staff("Bench Admin", "policy_admin")
+        desk.register_basis(
+            StandingBasis(
+                id=BASIS,
+                agency=AGENCY,
+                legal_basis="26 USC 6103(i)(2)",
+                statutory_authority="8 USC 1253(a)(1)",
+                taxable_periods=("2022", "2023", "2024"),
+                reason="Each named person is subject to a final order of removal and is under investigation "
+                "for willful failure to depart under the cited statute.",
+                signer_name="Bench Signer",
+                signer_title="Secretary of Homeland Security",
+                disclosure_profile="verify_only",
+                expires_at=datetime.now(UTC) + timedelta(days=1),
+                registered_by="Bench Admin",
+            )
+        )
+        _, key = desk.issue_key(agency=AGENCY, role="submitter")
+    finally:
+        gateway.close()
+    frame = pl.read_csv(data / "requests.csv", infer_schema=False)
+    subjects = [
+        {c: row.get(c) for c in SUBJECT_COLUMNS if c in frame.columns} for row in frame.iter_rows(named=True)
+    ]
+    return env, key, subjects
+
+
+async def _load(  # noqa: PLR0917 - the run's parameters
+    base: str, key: str, subjects: list[dict[str, str | None]], clients: int, seconds: float, warmup: float
+) -> tuple[list[float], Counter[str], float]:
+    latencies: list[float] = []
+    outcomes: Counter[str] = Counter()
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    headers = {"Authorization": f"Bearer {key}"}
+    started = time.perf_counter()
+    measure_from = started + warmup
+    stop_at = measure_from + seconds
+    counter = iter(range(10**12))
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60, headers=headers) as client:
+
+        async def worker() -> None:
+            while (now := time.perf_counter()) < stop_at:
+                i = next(counter)
+                subject = {**subjects[i % len(subjects)], "request_id": f"B{i}"}
+                sent = time.perf_counter()
+                response = await client.post(
+                    "/v1/verifications", json={"standing_basis": BASIS, "subject": subject}
+                )
+                done = time.perf_counter()
+                if now >= measure_from:
+                    latencies.append(done - sent)
+                    outcomes[
+                        str(response.json().get("outcome"))
+                        if response.status_code == 200
+                        else f"http_{response.status_code}"
+                    ] += 1
+
+        await asyncio.gather(*(worker() for _ in range(clients)))
+    return latencies, outcomes, seconds
+
+
+def run_service_bench(  # noqa: PLR0917 - the positional signature the CLI calls
+    persons: int,
+    clients: int,
+    seconds: float,
+    seed: int,
+    workdir: Path,
+    results: Path,
+    *,
+    warmup: float = 3.0,
+) -> dict[str, object]:
+    """Run the benchmark and write ``service.json`` under ``results``."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    prepared_at = time.perf_counter()
+    env, key, subjects = _prepare(persons, seed, workdir)
+    prepare_seconds = time.perf_counter() - prepared_at
+    port = _free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "custodes", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{base}/openapi.json", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            raise RuntimeError("custodes serve did not start within 60 s")
+        latencies, outcomes, measured = asyncio.run(_load(base, key, subjects, clients, seconds, warmup))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    ordered = sorted(latencies)
+
+    def pct(q: float) -> float:
+        return (
+            round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 2)
+            if ordered
+            else float("nan")
+        )
+
+    report: dict[str, object] = {
+        "benchmark": "service_verifications",
+        "persons": persons,
+        "clients": clients,
+        "seconds": measured,
+        "warmup_seconds": warmup,
+        "requests": len(ordered),
+        "throughput_rps": round(len(ordered) / measured, 1),
+        "latency_ms": {
+            "p50": pct(0.50),
+            "p90": pct(0.90),
+            "p99": pct(0.99),
+            "max": round(ordered[-1] * 1000, 2) if ordered else None,
+            "mean": round(statistics.fmean(ordered) * 1000, 2) if ordered else None,
+        },
+        "outcomes": dict(outcomes),
+        "store": "postgresql" if "CUSTODES_DATABASE_URL" in env else "sqlite",
+        "prepare_seconds": round(prepare_seconds, 1),
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "note": "server (uvicorn, one process) and clients (one asyncio process) share the machine",
+    }
+    results.mkdir(parents=True, exist_ok=True)
+    (results / f"service-{persons}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    return report

@@ -1,0 +1,365 @@
+"""Query budgets: an agency may not learn by many variants what one request may not disclose.
+
+**Subject keys.** Each request gets a set of 64-bit keys, one per *facet*, each a fixed
+polynomial (mod 2**64) of the BLAKE2b hashes of normalised fields (custodes.normalize:
+accents folded, nickname groups, surname tokens without particles, USPS street forms, dob
+parsed); each field's distinct values are hashed once:
+
+- A/B: first-name key, surname token, dob (an address change keeps these);
+- C/D: first-name key, surname token, house number, ZIP5 (a dob change keeps these);
+- E: first initial, dob, house number, ZIP5 (a spelling change keeps these);
+- F/G: NYSIIS of first name and surname token, dob (a misspelling with a move keeps these).
+
+A first name contributes one key per member of its nickname group (Bill, William; Pepe,
+José), and a two-part surname one per token (A/C/F use the smallest token, B/D/G the
+largest), so "José García López" and "Pepe Garcia" share keys. Two requests that share
+any key are about the same subject, and so is a chain of them: subjects are the connected
+components of the request-key graph, found by vectorised label propagation (polars joins
+over the edge list), so a 100k-row batch against a month of history takes a second or
+two. Twins at one address with one initial share facet E and count as one subject; a
+budget refusal discloses nothing, so this errs on the safe side.
+
+**Budgets.** Per agency, the answered queries about one subject in the last
+``window_days`` may not exceed ``subject_limit``; per agency and UTC day, answered requests
+may not exceed the daily cap. Only requests that passed the legal checks count (a refused
+request reveals nothing). Within a batch, requests are taken in row order; those past a
+budget are refused with ``query_budget_exceeded``. Every counted or budget-refused query is
+stored with its keys in the batch's transaction, so the state survives restarts and the
+refusals are in the accounting log as decisions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+import polars as pl
+from sqlalchemy import Connection, insert, select
+
+from custodes.codes import Reason
+from custodes.config import BudgetConfig
+from custodes.normalize import normalize_addresses, normalize_dob, normalize_names, phonetic
+from custodes.oversight.tables import budget_queries
+
+ANSWERED, REFUSED = "answered", "refused"
+SUBJECT_BUDGET, DAILY_CAP = "subject", "daily_cap"
+_SEP = "\x1f"
+
+
+_MIX = 0x9E3779B97F4A7C15
+"""An odd 64-bit multiplier: facet keys combine their fields' hashes as a polynomial mod 2**64."""
+
+
+def _hash64(values: pl.Series) -> pl.Series:
+    """Unsigned 64-bit BLAKE2b of each distinct string (stable across runs and versions)."""
+    distinct = values.unique().drop_nulls().to_list()
+    table = {
+        v: int.from_bytes(hashlib.blake2b(v.encode("utf-8"), digest_size=8).digest(), "big") for v in distinct
+    }
+    return values.replace_strict(table, default=None, return_dtype=pl.UInt64)
+
+
+def _phonetic(column: pl.Series) -> pl.Series:
+    distinct = column.unique().drop_nulls().to_list()
+    return column.replace_strict(
+        {v: phonetic(v) or None for v in distinct}, default=None, return_dtype=pl.Utf8
+    )
+
+
+def _facet(tag: int, *fields: str) -> pl.Expr:
+    """The facet's key from its fields' hashes; null when a field is missing.
+
+    Integer arithmetic wraps modulo 2**64, so the key is a fixed polynomial of the hashes:
+    the same fields give the same key in any run. Hashing each field's few distinct values
+    once is what keeps a 100k-row batch fast.
+    """
+    key: pl.Expr = pl.lit(tag, pl.UInt64)
+    for name in fields:
+        key = key * pl.lit(_MIX, pl.UInt64) + pl.col(name)
+    return key.reinterpret(signed=True)
+
+
+def subject_edges(frame: pl.DataFrame, today: date) -> pl.DataFrame:
+    """(row_number, key) for every facet key of every request row of ``frame``."""
+    base = frame.select(
+        "row_number",
+        *(
+            pl.col(c).cast(pl.Utf8)
+            for c in ("first_name", "middle_name", "last_name", "dob", "street", "zip", "city")
+        ),
+    )
+    names = normalize_names(base, "first_name", "middle_name", "last_name")
+    both = normalize_addresses(names, "street", "zip", "city").select(
+        pl.col("row_number").cast(pl.Int64),
+        "first_keys",
+        normalize_dob("dob", today=today).cast(pl.Utf8).alias("dob"),
+        pl.col("last_tokens").list.min().alias("lmin"),
+        pl.col("last_tokens").list.max().alias("lmax"),
+        pl.col("first_tok").str.slice(0, 1).alias("finit"),
+        "first_tok",
+        pl.concat_str(["house", "zip5"], separator=_SEP).alias("addr"),
+    )
+    both = both.with_columns(
+        _phonetic(both["first_tok"]).alias("pf"),
+        _phonetic(both["lmin"]).alias("plmin"),
+        _phonetic(both["lmax"]).alias("plmax"),
+    )
+    hashed = both.with_columns(
+        _hash64(both[c]).alias(c) for c in ("dob", "lmin", "lmax", "finit", "addr", "pf", "plmin", "plmax")
+    )
+    firsts = hashed.select("row_number", "first_keys").explode("first_keys").drop_nulls("first_keys")
+    firsts = firsts.with_columns(_hash64(firsts["first_keys"]).alias("fk")).join(
+        hashed.select("row_number", "dob", "lmin", "lmax", "addr"), on="row_number"
+    )
+    per_first = firsts.select(
+        "row_number",
+        pl.concat_list(
+            _facet(1, "fk", "lmin", "dob"),
+            _facet(2, "fk", "lmax", "dob"),
+            _facet(3, "fk", "lmin", "addr"),
+            _facet(4, "fk", "lmax", "addr"),
+        ).alias("key"),
+    )
+    per_row = hashed.select(
+        "row_number",
+        pl.concat_list(
+            _facet(5, "finit", "dob", "addr"),
+            _facet(6, "pf", "plmin", "dob"),
+            _facet(7, "pf", "plmax", "dob"),
+        ).alias("key"),
+    )
+    return pl.concat([per_first, per_row]).explode("key").drop_nulls("key").unique(maintain_order=True)
+
+
+def components(edges: pl.DataFrame, nodes: pl.Series) -> pl.DataFrame:
+    """(node, subject): the connected component of each node in the node-key graph.
+
+    The subject is the smallest node of the component. Label propagation: each key takes
+    the smallest label among its nodes, each node the smallest among its keys, until stable.
+    """
+    all_nodes = pl.DataFrame({"node": nodes.cast(pl.Int64)})
+    # a key held by one node links nothing: propagate only over keys that nodes share
+    edges = edges.unique().filter(pl.col("key").is_duplicated())
+    labels = edges.select("node").unique().with_columns(pl.col("node").alias("subject"))
+    while True:
+        joined = edges.join(labels, on="node")
+        per_key = joined.group_by("key").agg(pl.col("subject").min().alias("via"))
+        per_node = joined.join(per_key, on="key").group_by("node").agg(pl.col("via").min())
+        updated = labels.join(per_node, on="node", how="left").select(
+            "node", pl.min_horizontal("subject", "via").alias("subject")
+        )
+        # pointer jumping: a node's new label takes its label's label, halving chain lengths
+        updated = updated.join(
+            updated.rename({"node": "subject", "subject": "jump"}), on="subject", how="left"
+        ).select("node", pl.min_horizontal("subject", "jump").alias("subject"))
+        if updated.sort("node")["subject"].equals(labels.sort("node")["subject"]):
+            return (
+                all_nodes.join(updated, on="node", how="left")
+                .with_columns(pl.coalesce("subject", "node").alias("subject"))
+                .sort("node")
+            )
+        labels = updated
+
+
+@dataclass(frozen=True)
+class BudgetCheck:
+    """The budget verdict on one batch's eligible rows, and the queries to record."""
+
+    refusals: pl.Series
+    """Per row of the batch (row order): ``query_budget_exceeded`` or null."""
+    queries: pl.DataFrame
+    """Rows for ``oversight_budget_queries``: every eligible row with its keys and status."""
+
+
+def _edges_text(edges: pl.DataFrame) -> pl.DataFrame:
+    return edges.group_by("row_number").agg(
+        pl.col("key").sort().cast(pl.Utf8).str.join(" ").alias("subject_keys")
+    )
+
+
+def load_history(conn: Connection, agency: str, since: datetime) -> pl.DataFrame:
+    """The agency's stored queries since ``since``: batch, row, time, keys and status."""
+    rows = conn.execute(
+        select(
+            budget_queries.c.batch_id,
+            budget_queries.c.row_number,
+            budget_queries.c.request_id,
+            budget_queries.c.requested_at,
+            budget_queries.c.subject_keys,
+            budget_queries.c.status,
+            budget_queries.c.budget,
+        )
+        .where(budget_queries.c.agency == agency, budget_queries.c.requested_at >= since)
+        .order_by(budget_queries.c.requested_at, budget_queries.c.batch_id, budget_queries.c.row_number)
+    ).all()
+    schema: dict[str, pl.DataType | type[pl.DataType]] = {
+        "batch_id": pl.Utf8, "row_number": pl.Int64, "request_id": pl.Utf8,
+        "requested_at": pl.Datetime("us", "UTC"), "subject_keys": pl.Utf8, "status": pl.Utf8,
+        "budget": pl.Utf8,
+    }  # fmt: skip
+    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+
+
+def _history_edges(history: pl.DataFrame, offset: int) -> pl.DataFrame:
+    return (
+        history.with_row_index("node", offset=offset)
+        .select(pl.col("node").cast(pl.Int64), pl.col("subject_keys").str.split(" ").alias("key"))
+        .explode("key")
+        .filter(pl.col("key") != "")
+        .select("node", pl.col("key").cast(pl.Int64))
+    )
+
+
+def check_budgets(
+    conn: Connection,
+    config: BudgetConfig,
+    *,
+    agency: str,
+    frame: pl.DataFrame,
+    refused: pl.Series,
+    now: datetime,
+) -> BudgetCheck:
+    """Budget refusals for ``frame`` (request rows in row order) whose legal refusal is ``refused``."""
+    cap = config.cap_for(agency)
+    eligible = frame.filter(refused.is_null().alias("_ok")) if len(refused) else frame
+    empty = pl.Series("budget_reason", [None] * frame.height, dtype=pl.Utf8)
+    if (config.subject_limit == 0 and cap == 0) or eligible.is_empty():
+        return BudgetCheck(empty, pl.DataFrame())
+    day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    since = min(now - timedelta(days=config.window_days), day_start)
+    history = load_history(conn, agency, since)
+    edges = subject_edges(eligible, now.date()).rename({"row_number": "node"})
+    offset = int(eligible["row_number"].cast(pl.Int64).max() or 0) + 1  # type: ignore[arg-type]
+    in_window = history.filter(pl.col("requested_at") >= now - timedelta(days=config.window_days))
+    all_edges = pl.concat([edges, _history_edges(in_window, offset)])
+    nodes = pl.concat(
+        [eligible["row_number"].cast(pl.Int64), pl.int_range(offset, offset + in_window.height, eager=True)]
+    )
+    subjects = components(all_edges, nodes)
+    answered_before = (
+        in_window.with_row_index("node", offset=offset)
+        .filter(pl.col("status") == ANSWERED)
+        .select(pl.col("node").cast(pl.Int64))
+        .join(subjects, on="node")
+        .group_by("subject")
+        .len("previous")
+    )
+    decided = (
+        eligible.select(pl.col("row_number").cast(pl.Int64).alias("node"), "request_id")
+        .join(subjects, on="node", how="left")
+        .join(answered_before, on="subject", how="left")
+        .sort("node")
+        .with_columns(
+            pl.col("previous").fill_null(0),
+            pl.int_range(pl.len()).over("subject").alias("rank"),
+        )
+    )
+    over_subject = pl.lit(config.subject_limit > 0) & (
+        (pl.col("previous") + pl.col("rank")) >= config.subject_limit
+    )
+    decided = decided.with_columns(pl.when(over_subject).then(pl.lit(SUBJECT_BUDGET)).alias("budget"))
+    if cap:
+        used = history.filter((pl.col("requested_at") >= day_start) & (pl.col("status") == ANSWERED)).height
+        position = pl.when(pl.col("budget").is_null()).then(pl.col("budget").is_null().cum_sum())
+        decided = decided.with_columns(
+            pl.when(pl.col("budget").is_null() & (position + used > cap))
+            .then(pl.lit(DAILY_CAP))
+            .otherwise(pl.col("budget"))
+            .alias("budget")
+        )
+    keys = _edges_text(edges.rename({"node": "row_number"}))
+    queries = (
+        decided.select(
+            pl.col("node").alias("row_number"),
+            "request_id",
+            pl.when(pl.col("budget").is_null())
+            .then(pl.lit(ANSWERED))
+            .otherwise(pl.lit(REFUSED))
+            .alias("status"),
+            "budget",
+        )
+        .join(keys, on="row_number", how="left")
+        .with_columns(pl.col("subject_keys").fill_null(""))
+    )
+    reasons = (
+        frame.select(pl.col("row_number").cast(pl.Int64))
+        .join(decided.select(pl.col("node").alias("row_number"), "budget"), on="row_number", how="left")
+        .select(pl.when(pl.col("budget").is_not_null()).then(pl.lit(Reason.QUERY_BUDGET_EXCEEDED.value)))
+        .to_series()
+        .alias("budget_reason")
+    )
+    return BudgetCheck(reasons, queries)
+
+
+def record_queries(conn: Connection, agency: str, batch_id: str, at: datetime, queries: pl.DataFrame) -> None:
+    """Store a batch's counted and budget-refused queries (inside the batch's transaction)."""
+    if queries.is_empty():
+        return
+    rows = queries.select(
+        pl.lit(agency).alias("agency"),
+        pl.lit(batch_id).alias("batch_id"),
+        "row_number",
+        "request_id",
+        pl.lit(at).alias("requested_at"),
+        "subject_keys",
+        "status",
+        "budget",
+    )
+    for offset in range(0, rows.height, 20_000):
+        conn.execute(insert(budget_queries), rows.slice(offset, 20_000).to_dicts())
+
+
+@dataclass(frozen=True)
+class SubjectPattern:
+    """One subject an agency asked about repeatedly: the evidence of a fishing pattern."""
+
+    subject: int
+    queries: int
+    answered: int
+    refused: int
+    batches: tuple[str, ...]
+    request_ids: tuple[str, ...]
+    first_at: datetime
+    last_at: datetime
+
+
+def repeated_subjects(
+    conn: Connection, agency: str, since: datetime, *, minimum: int = 2
+) -> list[SubjectPattern]:
+    """Subjects with at least ``minimum`` queries by ``agency`` since ``since``, most queried first."""
+    history = load_history(conn, agency, since)
+    if history.is_empty():
+        return []
+    edges = _history_edges(history, 0)
+    subjects = components(edges, pl.int_range(0, history.height, eager=True))
+    grouped = (
+        history.with_row_index("node")
+        .with_columns(pl.col("node").cast(pl.Int64))
+        .join(subjects, on="node")
+        .group_by("subject")
+        .agg(
+            pl.len().alias("queries"),
+            (pl.col("status") == ANSWERED).sum().alias("answered"),
+            (pl.col("status") == REFUSED).sum().alias("refused"),
+            pl.col("batch_id").unique(maintain_order=True).alias("batches"),
+            pl.col("request_id").alias("request_ids"),
+            pl.col("requested_at").min().alias("first_at"),
+            pl.col("requested_at").max().alias("last_at"),
+        )
+        .filter(pl.col("queries") >= minimum)
+        .sort(["queries", "subject"], descending=[True, False])
+    )
+    return [
+        SubjectPattern(
+            subject=int(r["subject"]),
+            queries=int(r["queries"]),
+            answered=int(r["answered"]),
+            refused=int(r["refused"]),
+            batches=tuple(r["batches"]),
+            request_ids=tuple(r["request_ids"]),
+            first_at=r["first_at"],
+            last_at=r["last_at"],
+        )
+        for r in grouped.iter_rows(named=True)
+    ]

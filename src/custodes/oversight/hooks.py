@@ -1,0 +1,94 @@
+"""What the gateway asks oversight about one batch: suspensions, budgets, the policy in force.
+
+The gateway creates one ``BatchOversight`` per batch, passes its suspended bases to the
+batch-level legal check, lets it screen eligible rows against the query budgets, and has it
+record (inside the batch's transaction) the policy version, the master file and the
+budgeted queries. A suspension recorded while the batch was being processed holds it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import polars as pl
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from custodes.config import Settings
+from custodes.contract.manifest import Manifest
+from custodes.oversight.budgets import BudgetCheck, check_budgets, record_queries
+from custodes.oversight.policy import (
+    current_master_sha256,
+    policy_document,
+    policy_version,
+    record_batch_policy,
+    register_policy,
+)
+from custodes.oversight.suspension import HELD_STATUS, UNRELEASED_STATUSES, active_suspensions
+from custodes.oversight.tables import holds
+from custodes.store.schema import batches
+
+IN_FORCE = "in force"
+"""The name a policy gets when a batch is first decided under it."""
+
+
+class BatchOversight:
+    """Oversight's part in deciding and recording one batch."""
+
+    def __init__(self, engine: Engine, settings: Settings, manifest: Manifest, now: datetime) -> None:
+        self._engine = engine
+        self._settings = settings
+        self._manifest = manifest
+        self._now = now
+        self._budget: BudgetCheck | None = None
+        self._suspended_at_start = False
+        self.policy_version = policy_version(policy_document(settings))
+
+    def suspended_bases(self) -> frozenset[str]:
+        """The bases suspended for this batch's agency and basis, for ``check_batch``."""
+        with self._engine.connect() as conn:
+            found = active_suspensions(conn, self._manifest.agency, self._manifest.legal_basis)
+        self._suspended_at_start = bool(found)
+        return frozenset({self._manifest.legal_basis}) if found else frozenset()
+
+    def screen(self, frame: pl.DataFrame, refused: pl.Series) -> pl.Series:
+        """Query-budget refusals for the rows the legal checks let through."""
+        with self._engine.connect() as conn:
+            self._budget = check_budgets(
+                conn, self._settings.budgets, agency=self._manifest.agency, frame=frame, refused=refused,
+                now=self._now,
+            )  # fmt: skip
+        return self._budget.refusals
+
+    def ledger_fields(self) -> dict[str, object]:
+        """Fields oversight adds to the batch's ledger entry."""
+        return {"policy_version": self.policy_version}
+
+    def record(self, conn: Connection) -> None:
+        """Record the policy, the budgeted queries and any late hold, in the batch's transaction."""
+        manifest = self._manifest
+        register_policy(conn, self._settings, IN_FORCE, self._now)
+        record_batch_policy(
+            conn,
+            agency=manifest.agency,
+            batch_id=manifest.batch_id,
+            version=self.policy_version,
+            master_sha256=current_master_sha256(conn),
+        )
+        if self._budget is not None:
+            record_queries(conn, manifest.agency, manifest.batch_id, self._now, self._budget.queries)
+        late = (
+            []
+            if self._suspended_at_start
+            else active_suspensions(conn, manifest.agency, manifest.legal_basis)
+        )
+        if late and self._settings.oversight.hold_unreleased:
+            where = (batches.c.agency == manifest.agency, batches.c.batch_id == manifest.batch_id)
+            previous = conn.execute(select(batches.c.status).where(*where)).scalar_one_or_none()
+            if previous in UNRELEASED_STATUSES:
+                conn.execute(update(batches).where(*where).values(status=HELD_STATUS))
+                conn.execute(
+                    insert(holds).values(
+                        suspension_id=late[0].id, agency=manifest.agency, batch_id=manifest.batch_id,
+                        previous_status=previous, held_at=self._now,
+                    )
+                )  # fmt: skip

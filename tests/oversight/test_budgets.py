@@ -1,0 +1,135 @@
+"""Query budgets: near-variants of one subject count together, across batches and restarts."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import polars as pl
+
+from custodes import Gateway
+from custodes.config import BudgetConfig
+from custodes.oversight.budgets import components, repeated_subjects, subject_edges
+from custodes.store import connect
+from tests.oversight.conftest import DHS, NOW, decisions_of, make_gateway, submit
+
+# 20 variants of José Luis García López (dob 1975-11-30, 77 Lake Shore Dr Unit 9, Chicago 60611):
+# accents, nicknames, one or both surnames, a changed address, a changed dob, misspellings.
+VARIANTS = [
+    ("José", "Luis", "García López", "1975-11-30", "77 Lake Shore Dr Unit 9", "Chicago", "60611"),
+    ("Jose", "", "Garcia Lopez", "1975-11-30", "77 Lake Shore Drive", "Chicago", "60611"),
+    ("Pepe", "", "Garcia", "1975-11-30", "77 Lake Shore Dr", "Chicago", "60611"),
+    ("Jose", "L", "Lopez", "1975-11-30", "400 North Main Street", "Chicago", "60601"),
+    ("José", "", "García-López", "1975-03-11", "77 Lake Shore Dr Unit 9", "Chicago", "60611"),
+    ("Jose", "", "Garsia Lopes", "1975-11-30", "12 W Madison St", "Chicago", "60602"),
+    ("Jose", "Luis", "Garcia", "1976-11-30", "77 Lake Shore Dr Apt 9", "Chicago", "60611"),
+    ("Joseph", "", "Garcia Lopez", "1975-11-30", "77 Lake Shore Dr", "Chicago", "60611"),
+    ("Jose", "", "Lopez Garcia", "1975-11-30", "900 S Wabash Ave", "Chicago", "60605"),
+    ("Jos", "", "Garcia Lopez", "1975-11-30", "77 Lake Shore Dr", "Chicago", "60611"),
+    ("Jose", "", "Garcia y Lopez", "1957-11-30", "77 Lake Shore Dr", "Chicago", "60611"),
+    ("Joes", "", "Garcia", "1975-11-30", "77 Lake Shore Dr", "Chicago", "60611"),
+    ("Jose", "", "Garcia Lopez", "1975-11-03", "400 N Main St", "Chicago", "60601"),
+    ("José Luis", "", "García", "1975-11-30", "1 E Erie St", "Chicago", "60611"),
+    ("Jose", "", "Garca Lopez", "1975-11-30", "77 Lake Shore Dr", "Chicago", "60611"),
+    ("Pepe", "", "Lopez", "1975-11-30", "400 North Main Street", "Chicago", "60601"),
+    ("Jose", "", "Garcia Lopez", "1975-11-30", "2200 N Clark St", "Chicago", "60614"),
+    ("Josè", "", "Garcìa", "1975-11-30", "77 Lake Shore Dr Unit 9", "Chicago", "60611"),
+    ("Jose", "Luis", "Garcia Lopez", "1975-12-30", "77 Lake Shore Dr Unit 9", "Chicago", "60611"),
+    ("J", "", "Garcia Lopez", "1975-11-30", "77 Lake Shore Dr Unit 9", "Chicago", "60611"),
+]
+OTHERS = [
+    ("Anna", "", "Kowalski", "2001-05-05", "9 Oak Ave Apt 3", "Peoria", "61602"),
+    ("Maria", "", "Garcia", "1978-02-14", "77 Lake Shore Dr Unit 9", "Chicago", "60611"),
+    ("Paul", "", "Novak", "1980-01-01", "3 Fir St", "Joliet", "60431"),
+]
+
+
+def _row(request_id: str, v: tuple[str, ...]) -> list[str]:
+    first, middle, last, dob, street, city, zip_code = v
+    return [request_id, first, middle, last, dob, street, city, "IL", zip_code, ""]
+
+
+def test_the_twenty_variants_of_one_person_are_one_subject_and_others_are_not() -> None:
+    rows = [_row(f"V{i}", v) for i, v in enumerate(VARIANTS)] + [
+        _row(f"O{i}", v) for i, v in enumerate(OTHERS)
+    ]
+    frame = pl.DataFrame(
+        rows, schema=["request_id", "first_name", "middle_name", "last_name", "dob", "street", "city", "state",
+                      "zip", "tin"], orient="row"
+    ).with_row_index("row_number", offset=1).with_columns(pl.col("row_number").cast(pl.Int64))  # fmt: skip
+    edges = subject_edges(frame, NOW.date()).rename({"row_number": "node"})
+    labels = components(edges, frame["row_number"])["subject"].to_list()
+    assert len(set(labels[:20])) == 1, "every variant belongs to one subject"
+    assert len(set(labels[20:])) == 3, "three other people stay three subjects"
+    assert labels[0] not in labels[20:], "Maria García at the same address is not José"
+
+
+def test_twenty_variants_across_five_batches_hit_the_budget_and_the_report_shows_it(
+    gateway: Gateway, tmp_path: Path
+) -> None:
+    answered = refused = 0
+    for b in range(5):
+        rows = [_row(f"B{b}-V{i}", VARIANTS[b * 4 + i]) for i in range(4)]
+        rows += [_row(f"B{b}-O{i}", v) for i, v in enumerate(OTHERS)] if b == 0 else []
+        result = submit(gateway, tmp_path, f"DHS-FISH-{b}", rows, now=NOW + timedelta(hours=b))
+        decided = decisions_of(result)
+        for i in range(4):
+            row = decided[f"B{b}-V{i}"]
+            if row["reason"] == "query_budget_exceeded":
+                assert row["outcome"] == "refused"
+                refused += 1
+            else:
+                answered += 1
+        if b == 0:
+            assert all(decided[f"B0-O{i}"]["reason"] != "query_budget_exceeded" for i in range(3))
+    assert (answered, refused) == (3, 17), "the default budget answers three queries about one subject"
+
+    # the state lives in the store: a new gateway on the same store refuses the subject too
+    again = Gateway(gateway.settings)
+    late = submit(again, tmp_path, "DHS-FISH-5", [_row("L1", VARIANTS[0])], now=NOW + timedelta(days=1))
+    assert decisions_of(late)["L1"]["reason"] == "query_budget_exceeded"
+    again.close()
+
+    engine = connect(gateway.settings.store_url)
+    with engine.connect() as conn:
+        patterns = repeated_subjects(conn, DHS, NOW - timedelta(days=1))
+    engine.dispose()
+    top = patterns[0]
+    assert (top.queries, top.answered, top.refused) == (21, 3, 18)
+    assert top.batches == tuple(f"DHS-FISH-{b}" for b in range(6))
+    assert all(p.queries < 3 for p in patterns[1:])
+
+
+def test_past_the_window_the_subject_may_be_asked_about_again(gateway: Gateway, tmp_path: Path) -> None:
+    for b in range(4):
+        submit(gateway, tmp_path, f"DHS-W-{b}", [_row("R", VARIANTS[b])], now=NOW + timedelta(minutes=b))
+    assert (
+        decisions_of(
+            submit(gateway, tmp_path, "DHS-W-4", [_row("R", VARIANTS[4])], now=NOW + timedelta(days=29))
+        )["R"]["reason"]
+        == "query_budget_exceeded"
+    )
+    later = submit(gateway, tmp_path, "DHS-W-5", [_row("R", VARIANTS[5])], now=NOW + timedelta(days=31))
+    assert decisions_of(later)["R"]["reason"] != "query_budget_exceeded"
+
+
+def test_the_daily_cap_refuses_requests_past_it_in_row_order(
+    tmp_path: Path, store_url: str, master_index: Path
+) -> None:
+    gw = make_gateway(tmp_path, store_url, master_index, budgets=BudgetConfig(agency_daily_caps={DHS: 4}))
+    try:
+        first = submit(gw, tmp_path, "DHS-CAP-1", [_row(f"O{i}", v) for i, v in enumerate(OTHERS)])
+        assert all(r["reason"] != "query_budget_exceeded" for r in decisions_of(first).values())
+        second = decisions_of(
+            submit(gw, tmp_path, "DHS-CAP-2", [_row("A", VARIANTS[0]), _row("B", VARIANTS[0])])
+        )
+        assert second["A"]["reason"] != "query_budget_exceeded"
+        assert second["B"]["reason"] == "query_budget_exceeded"
+        tomorrow = submit(gw, tmp_path, "DHS-CAP-3", [_row("C", OTHERS[2])], now=NOW + timedelta(days=1))
+        assert decisions_of(tomorrow)["C"]["reason"] != "query_budget_exceeded"
+        gw.settings = replace(gw.settings, budgets=BudgetConfig(subject_limit=0))
+        free = submit(gw, tmp_path, "DHS-CAP-4", [_row(f"X{i}", VARIANTS[0]) for i in range(5)])
+        assert all(r["reason"] != "query_budget_exceeded" for r in decisions_of(free).values())
+    finally:
+        gw.close()

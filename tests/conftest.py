@@ -71,9 +71,10 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         shutil.chown(base, "postgres")
         shutil.chown(datadir, "postgres")
         shutil.chown(sockdir, "postgres")
-        base.chmod(0o755)
-        base.parent.chmod(0o755)
-        base.parent.parent.chmod(0o755)
+        # the postgres user must traverse pytest's directories: add search (x) bits only, so that a
+        # --basetemp under /tmp never strips /tmp's sticky and world-writable bits
+        for directory in (base, base.parent, base.parent.parent):
+            directory.chmod(directory.stat().st_mode | 0o011)
     port = _free_port()
     init = subprocess.run(
         _as_pg_user(

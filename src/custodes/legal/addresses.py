@@ -86,7 +86,7 @@ usaddress read some names as a city and are left to it)."""
 FAST_PATH_PATTERN = (
     rf"^[1-9][0-9]{{0,5}}(?: (?P<dir>{_DIRECTIONALS}))?"
     rf" (?P<name>[A-Z]{{2,}}(?: [A-Z]{{2,}}){{0,2}}|[1-9][0-9]{{0,2}}(?:ST|ND|RD|TH))"
-    rf" (?:{'|'.join(FAST_STREET_TYPES)})(?: (?:{_DIRECTIONALS}))?$"
+    rf" (?P<type>{'|'.join(FAST_STREET_TYPES)})(?: (?:{_DIRECTIONALS}))?$"
 )
 """The canonical core: a plain house number, an optional directional, a street name of one to
 three plain words or an ordinal, a common street type, an optional directional.
@@ -178,7 +178,12 @@ def canonical_form(core: pl.Expr) -> pl.Expr:
     parts = core.str.extract_groups(FAST_PATH_PATTERN)
     name = parts.struct.field("name")
     most_typed = pl.when(parts.struct.field("dir").is_null()).then(3).otherwise(1)
-    plain = ~name.str.contains(_RESERVED_WORD) & (name.str.count_matches(_STREET_TYPE_WORD) <= most_typed)
+    # a name that repeats the street type ("1 CT CT") is left to usaddress, which refuses it
+    plain = (
+        ~name.str.contains(_RESERVED_WORD)
+        & (name.str.count_matches(_STREET_TYPE_WORD) <= most_typed)
+        & (name != parts.struct.field("type"))
+    )
     return (core.str.contains(PO_BOX_PATTERN) | plain).fill_null(False)
 
 

@@ -11,10 +11,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from alembic import command
 from sqlalchemy import func, select
 
 from custodes import DuplicateBatchError, Gateway, ManifestError, Settings
-from custodes.store import connect
+from custodes.errors import StoreError
+from custodes.store import connect, upgrade
+from custodes.store.engine import alembic_config
 from custodes.store.schema import batches, decisions, requests
 from tests.link.conftest import COLUMNS, MASTER_ROWS, filler_rows
 
@@ -192,3 +195,19 @@ def test_a_court_order_basis_may_disclose_the_address_of_record(gateway: Gateway
     assert (by_id["R1"]["street"], by_id["R1"]["zip"]) == ("9 Oak Avenue Apt 3", "61602")
     assert by_id["R2"]["street"] is None
     assert by_id["R4"]["street"] is None
+
+
+def test_a_store_behind_this_versions_schema_is_refused_with_what_to_run(
+    gateway: Gateway, tmp_path: Path, store_url: str
+) -> None:
+    command.downgrade(alembic_config(store_url), "0002")
+    stale = Gateway(gateway.settings)
+    try:
+        batch, man = write_batch(tmp_path / "in", REQUESTS)
+        with pytest.raises(StoreError, match=r"schema revision 0002.*custodes db upgrade"):
+            stale.verify_batch(batch, man, tmp_path / "out", now=NOW)
+        assert not (tmp_path / "out" / "response.csv").exists()
+        upgrade(store_url)
+        assert stale.verify_batch(batch, man, tmp_path / "out", now=NOW).requests == len(REQUESTS)
+    finally:
+        stale.close()

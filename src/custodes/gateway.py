@@ -44,6 +44,7 @@ from custodes.link.index import LoadProgress
 from custodes.link.online import OnlineMatcher, has_online_tables
 from custodes.oversight.hooks import BatchOversight
 from custodes.store import connect, upgrade
+from custodes.store.engine import current_revision, head_revision
 from custodes.store.records import (
     batch_exists,
     complete_batch,
@@ -86,6 +87,7 @@ class Gateway:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._engine = connect(settings.store_url)
+        self._store_checked = False
         self._online_lock = threading.Lock()
         self._matcher: tuple[tuple[int, int], OnlineMatcher | None] | None = None
 
@@ -139,10 +141,19 @@ class Gateway:
         return summary
 
     def _require_store(self) -> None:
+        if self._store_checked:
+            return
         url = self._engine.url
         missing_file = url.get_backend_name() == "sqlite" and not Path(url.database or "").exists()
         if missing_file or not inspect(self._engine).has_table("batches"):
             raise StoreError(f"no custodes store at {self._describe_store()}: run `custodes init` first")
+        at, needed = current_revision(self._engine), head_revision()
+        if at != needed:
+            raise StoreError(
+                f"the store at {self._describe_store()} has schema revision {at}, and this version of "
+                f"custodes needs {needed}: run `custodes db upgrade` (or `custodes init`) first"
+            )
+        self._store_checked = True
 
     # -- verification --------------------------------------------------------------------
     def verify_batch(

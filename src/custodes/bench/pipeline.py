@@ -131,6 +131,12 @@ def run_accounting_overhead(
             args = ["verify", str(data / "requests.csv"), "--manifest", str(batch_manifest),
                     "--out", str(workdir / f"overhead-out-{mode}")]  # fmt: skip
             runs[mode].append(run_stage(f"verify_accounting_{mode}", args, env, log))
+    failed = [r for rs in runs.values() for r in rs if r.returncode != 0]
+    if failed:
+        raise RuntimeError(
+            f"{len(failed)} verify run(s) failed (first: {failed[0].stage}, exit {failed[0].returncode}); "
+            f"see {log}"
+        )
     medians = {mode: sorted(r.seconds for r in rs)[len(rs) // 2] for mode, rs in runs.items()}
     report: dict[str, object] = {
         "benchmark": "accounting_overhead",

@@ -8,6 +8,8 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -45,3 +47,17 @@ def alembic_config(url: str) -> Config:
 def upgrade(url: str, revision: str = "head") -> None:
     """Create or upgrade the store's schema to ``revision``."""
     command.upgrade(alembic_config(url), revision)
+
+
+def head_revision() -> str:
+    """The schema revision this version of custodes needs."""
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    if head is None:  # pragma: no cover - the package always ships its migrations
+        raise RuntimeError("custodes' migrations are missing from the package")
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the store at ``engine`` is at (None: no custodes schema)."""
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

@@ -26,22 +26,11 @@ from custodes.link import DuckDBLinker, LinkResult, build_index
 from custodes.link.online import OnlineMatcher, key_hash
 from custodes.link.prepare import prepare_people
 from custodes.synth import generate
-from tests.link.conftest import TODAY, request_frame
+from tests.link.conftest import REQUEST_COLUMNS, TODAY, request_frame
 
 PERSONS = 20_000
 REQUESTS = 3_000
-LINK_COLUMNS = [
-    "rid",
-    "first_name",
-    "middle_name",
-    "last_name",
-    "dob",
-    "street",
-    "city",
-    "state",
-    "zip",
-    "tin",
-]
+LINK_COLUMNS = REQUEST_COLUMNS
 DECISION = ["rid", "outcome", "reason", "tin", "address_status"]
 
 

@@ -26,6 +26,7 @@ import httpx
 import polars as pl
 
 from custodes.config import load_settings
+from custodes.contract.columns import REQUEST_COLUMNS
 from custodes.gateway import Gateway
 from custodes.service.desk import Desk
 from custodes.service.records import StandingBasis
@@ -33,18 +34,8 @@ from custodes.synth import generate
 
 AGENCY = "Department of Homeland Security"
 BASIS = "BENCH-ONLINE"
-SUBJECT_COLUMNS = (
-    "request_id",
-    "first_name",
-    "middle_name",
-    "last_name",
-    "dob",
-    "street",
-    "city",
-    "state",
-    "zip",
-    "tin",
-)
+SUBJECT_COLUMNS = tuple(c for c in REQUEST_COLUMNS if c != "case_reference")
+"""The request columns a subject carries to the service (the contract's, without the case reference)."""
 
 
 def _free_port() -> int:

@@ -121,6 +121,10 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def postgres_url(postgres_server: str) -> Iterator[str]:
     """A fresh, empty PostgreSQL database for one test."""
+    yield from _fresh_database(postgres_server)
+
+
+def _fresh_database(postgres_server: str) -> Iterator[str]:
     url = make_url(postgres_server)
     name = f"t_{uuid.uuid4().hex[:12]}"
     janitor = DatabaseJanitor(
@@ -146,3 +150,12 @@ def store_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return str(request.getfixturevalue("sqlite_url"))
     return str(request.getfixturevalue("postgres_url"))
+
+
+@pytest.fixture
+def second_store_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A second fresh store on the same backend as ``store_url`` (for comparing two gateways)."""
+    if request.getfixturevalue("store_url").startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'second-store.sqlite'}"
+    else:
+        yield from _fresh_database(request.getfixturevalue("postgres_server"))

@@ -15,10 +15,13 @@ from sqlalchemy import func, select
 
 from custodes import Gateway, Settings, StoreError, UserInputError
 from custodes.contract import Manifest, read_manifest
+from custodes.gateway import OnlineRequest
 from custodes.groups import GroupRunner
 from custodes.ledger.reader import prove_request
-from custodes.ledger.store import entries
+from custodes.ledger.store import checkpoints, entries
+from custodes.oversight.tables import budget_queries
 from custodes.store import connect
+from custodes.store.schema import batches
 from tests.link.conftest import COLUMNS, MASTER_ROWS, filler_rows
 from tests.test_gateway import NOW, REQUEST_HEADER, REQUESTS, write_batch
 
@@ -199,3 +202,82 @@ def test_when_the_group_fails_every_caller_hears_it() -> None:
     with pytest.raises(OSError, match="disk full"):
         runner.run(1)
     runner.close()
+
+
+def _gateway(home: Path, store_url: str, master: Path) -> Gateway:
+    gw = Gateway(Settings(home=home, database_url=store_url))
+    gw.init()
+    gw.load_master(master)
+    return gw
+
+
+def test_a_group_is_answered_as_its_subjects_one_after_another(
+    tmp_path: Path, store_url: str, second_store_url: str
+) -> None:
+    """Group commit changes when an answer is committed, never what it is."""
+    master = tmp_path / "master.parquet"
+    frame = pl.DataFrame(MASTER_ROWS + filler_rows(1000), schema=COLUMNS, orient="row")
+    frame.with_columns(pl.col(c).replace("", None) for c in COLUMNS if c != "tax_year").write_parquet(master)
+    _, man = write_batch(tmp_path / "dhs", REQUESTS, batch_id="DHS-G")
+    _, court = write_batch(tmp_path / "court", REQUESTS, batch_id="COURT-G", **COURT_ORDER)
+    dhs, order = read_manifest(man), read_manifest(court)
+    first = subjects()[0]
+    items = [
+        # the same subject five times: past the budget of three, the rest are refused in arrival order
+        *(OnlineRequest(replace(dhs, batch_id=f"DHS-G-R1-{n}"), first, NOW) for n in range(5)),
+        *(OnlineRequest(replace(dhs, batch_id=f"DHS-G-{s['request_id']}"), s, NOW) for s in subjects()[1:]),
+        OnlineRequest(replace(order, batch_id="COURT-G-R2"), subjects()[1], NOW),
+        OnlineRequest(replace(dhs, batch_id="DHS-G-BAD"), {**first, "nickname": "x"}, NOW),
+        OnlineRequest(replace(dhs, batch_id="DHS-G-BLANK"), {**first, "request_id": " "}, NOW),
+    ]
+    alone = _gateway(tmp_path / "alone", store_url, master)
+    together = _gateway(tmp_path / "together", second_store_url, master)
+    try:
+        expected: list[object] = []
+        for item in items:
+            try:
+                expected.append(alone.verify_subject(item.basis, item.subject, now=item.now))
+            except UserInputError as exc:
+                expected.append(type(exc))
+        with together.engine.connect() as conn:
+            checkpoints_before = conn.execute(select(func.count()).select_from(checkpoints)).scalar_one()
+        answers = together.verify_subjects(items)
+        got = [type(a) if isinstance(a, BaseException) else a for a in answers]
+        assert got == expected
+        reasons = [a["reason"] for a in answers[:5] if isinstance(a, dict)]
+        assert reasons == [None, None, None, "query_budget_exceeded", "query_budget_exceeded"]
+        court = answers[len(items) - 3]
+        assert isinstance(court, dict)
+        assert set(court) >= {"outcome", "street", "city", "state", "zip"}  # address_of_record's shape
+        assert isinstance(answers[-2], UserInputError)
+        assert "nickname" in str(answers[-2])
+        assert isinstance(answers[-1], UserInputError)
+        assert "request_id" in str(answers[-1])
+
+        def stored(gw: Gateway) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+            with gw.engine.connect() as conn:
+                rows = conn.execute(select(batches.c.batch_id, batches.c.status, batches.c.record_count))
+                queries = conn.execute(
+                    select(
+                        budget_queries.c.batch_id,
+                        budget_queries.c.row_number,
+                        budget_queries.c.status,
+                        budget_queries.c.subject_keys,
+                    )
+                )
+                return sorted(tuple(r) for r in rows), sorted(tuple(q) for q in queries)
+
+        # the same batches and the same budget state as one at a time
+        assert stored(together) == stored(alone)
+        decided = [i for i, a in zip(items, answers, strict=True) if isinstance(a, dict)]
+        assert len(stored(together)[0]) == len(decided)
+        with together.engine.connect() as conn:
+            checkpoints_after = conn.execute(select(func.count()).select_from(checkpoints)).scalar_one()
+            assert checkpoints_after == checkpoints_before + 1  # one signed checkpoint for the group
+            for item in decided:
+                request_id = str(item.subject["request_id"])
+                bundle = prove_request(conn, together.settings.log_origin, item.basis.batch_id, request_id)
+                assert bundle["checkpoint"]
+    finally:
+        alone.close()
+        together.close()

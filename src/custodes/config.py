@@ -124,6 +124,8 @@ class ServiceConfig:
     """How often the background worker looks for received batches when idle."""
     session_minutes: int = 30
     """Lifetime of a reviewer UI session cookie."""
+    online_max_group: int = 64
+    """Most online verifications decided together and committed in one transaction (group commit)."""
 
 
 def _default_bases() -> dict[str, BasisRule]:

@@ -10,7 +10,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,14 +28,24 @@ from custodes.contract import (
     read_manifest,
     read_master,
     read_requests,
-    subject_frame,
+    subject_problem,
+    subjects_frame,
     write_decisions,
     write_response,
 )
 from custodes.contract.master import master_rows_hint
 from custodes.disclose import ADDRESS_COLUMNS, ADDRESS_OF_RECORD, response_digests, response_frame
 from custodes.errors import DuplicateBatchError, StoreError
-from custodes.ledger import DecisionColumns, LedgerKeys, append_batch, append_event, create_keys, load_keys
+from custodes.groups import GroupRunner
+from custodes.ledger import (
+    DecisionColumns,
+    LedgerKeys,
+    append_batch,
+    append_batches,
+    append_event,
+    create_keys,
+    load_keys,
+)
 from custodes.ledger.keys import LedgerKeysExistError, LedgerKeysMissingError
 from custodes.legal import check_batch
 from custodes.legal.subjects import check_subjects
@@ -81,6 +91,33 @@ class BatchResult:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class OnlineRequest:
+    """One online subject waiting for its group: its basis, its columns and when it arrived."""
+
+    basis: Manifest
+    subject: Mapping[str, str | None]
+    now: datetime
+    recorded_as: Mapping[str, object] | None = None
+
+
+@dataclass(frozen=True)
+class _DecidedPart:
+    frame: pl.DataFrame
+    decisions: pl.DataFrame
+    response: pl.DataFrame
+    batch_reason: str | None
+    oversight: BatchOversight
+
+
+def _basis_key(basis: Manifest) -> tuple[object, ...]:
+    """What subjects must share to be decided as one frame: every legal element but the batch id."""
+    return (
+        basis.agency, basis.legal_basis, basis.statutory_authority, basis.taxable_periods, basis.reason,
+        basis.signed_by, basis.disclosure_profile, basis.raw.get("standing_basis"),
+    )  # fmt: skip
+
+
 class Gateway:
     """custodes as one object: store, matching index, policies and the accounting log."""
 
@@ -89,10 +126,16 @@ class Gateway:
         self._engine = connect(settings.store_url)
         self._store_checked = False
         self._online_lock = threading.Lock()
+        self._ledger_lock = threading.Lock()
         self._matcher: tuple[tuple[int, int], OnlineMatcher | None] | None = None
+        self._online_runner: GroupRunner[OnlineRequest, dict[str, object]] | None = None
 
     def close(self) -> None:
-        """Release database connections."""
+        """Finish the online verifications in flight, then release database connections."""
+        with self._online_lock:
+            runner, self._online_runner = self._online_runner, None
+        if runner is not None:
+            runner.close()
         self._engine.dispose()
 
     # -- setup -------------------------------------------------------------------------
@@ -225,33 +268,103 @@ class Gateway:
         ``basis`` holds the legal elements (a standing basis as a manifest; its ``batch_id``
         names this verification), ``subject`` the request columns. Returns the response row,
         exactly as a batch's ``response.csv`` row would read. The request, its decision and
-        its accounting entries are committed in one transaction before the row is returned;
-        ``recorded_as`` sets the service's columns of the stored batch row.
+        its accounting entries are committed before the row is returned; ``recorded_as`` sets
+        the service's columns of the stored batch row.
+
+        **Group commit.** Subjects that arrive together are decided together and committed
+        in one transaction under one signed checkpoint (``custodes.groups``): subjects under
+        the same basis form one frame through ``decide_batch``, so the budgets count them in
+        arrival order exactly as consecutive requests; each is stored as its own one-row
+        batch with its own ledger seal.
         """
-        now = now or datetime.now(UTC)
+        request = OnlineRequest(basis, subject, now or datetime.now(UTC), recorded_as)
+        with self._online_lock:
+            if self._online_runner is None:
+                self._require_store()
+                self._online_runner = GroupRunner(
+                    self.verify_subjects, max_group=self.settings.service.online_max_group
+                )
+            runner = self._online_runner
+        return runner.run(request)
+
+    def verify_subjects(self, requests: Sequence[OnlineRequest]) -> list[dict[str, object] | BaseException]:
+        """Decide, shape and account online subjects together: one response row or error each, in order.
+
+        Answers exactly as verifying them one after another in this order would (the budgets
+        count earlier subjects of the group), but in one transaction and under one signed
+        checkpoint. A subject that is no request row (an unknown field, a blank request_id)
+        gets its error and the others are still answered; an error of the store fails them all,
+        and nothing of the group is committed. ``verify_subject`` hands the subjects that
+        arrive together to this method.
+        """
         self._require_store()
-        frame = subject_frame(subject)
-        oversight = BatchOversight(self._engine, self.settings, basis, now)
+        results: list[dict[str, object] | BaseException | None] = [None] * len(requests)
+        parts: dict[tuple[object, ...], list[int]] = {}
+        for i, request in enumerate(requests):
+            results[i] = subject_problem(request.subject)
+            if results[i] is None:
+                parts.setdefault(_basis_key(request.basis), []).append(i)
+        decided = [self._decide_part([requests[i] for i in members]) for members in parts.values()]
+        # groups are decided in parallel but appended one at a time: the log has one head
+        with self._ledger_lock, self._engine.begin() as conn:
+            sealed: list[tuple[Mapping[str, object], DecisionColumns]] = []
+            for members, part in zip(parts.values(), decided, strict=True):
+                sealed.extend(self._record_part(conn, [requests[i] for i in members], part))
+            if sealed and self.settings.accounting:
+                append_batches(conn, self._keys(), sealed)
+        for members, part in zip(parts.values(), decided, strict=True):
+            for i, row in zip(members, part.response.iter_rows(named=True), strict=True):
+                results[i] = row
+        return [r if r is not None else StoreError("online verification left undecided") for r in results]
+
+    def _decide_part(self, requests: Sequence[OnlineRequest]) -> _DecidedPart:
+        """Decide subjects under one basis as one frame (rows in arrival order)."""
+        now = max(r.now for r in requests)
+        frame = subjects_frame([r.subject for r in requests])
+        oversight = BatchOversight(self._engine, self.settings, requests[0].basis, now)
         decisions, response, batch_reason = self._decide(
-            basis, frame, now=now, say=lambda _msg: None, oversight=oversight, matcher=self.online_matcher()
-        )
-        canonical = json.dumps(dict(subject), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-        with self._engine.begin() as conn:
-            self._record(
-                conn,
-                manifest=basis,
-                requests_sha256=hashlib.sha256(canonical.encode()).hexdigest(),
-                frame=frame,
-                decisions=decisions,
-                batch_reason=batch_reason,
-                now=now,
-                claimed=None,
-                oversight=oversight,
-                status="released",
-                workflow=recorded_as,
+            requests[0].basis, frame, now=now, say=lambda _msg: None, oversight=oversight,
+            matcher=self.online_matcher(), subject_count=1,
+        )  # fmt: skip
+        return _DecidedPart(frame, decisions, response, batch_reason, oversight)
+
+    def _record_part(
+        self, conn: Connection, requests: Sequence[OnlineRequest], part: _DecidedPart
+    ) -> list[tuple[Mapping[str, object], DecisionColumns]]:
+        """Store each subject of a decided part as its own one-row batch; returns the ledger seals."""
+        sealed: list[tuple[Mapping[str, object], DecisionColumns]] = []
+        completed = datetime.now(UTC)
+        for offset, request in enumerate(requests):
+            basis = request.basis
+            canonical = json.dumps(
+                dict(request.subject), sort_keys=True, separators=(",", ":"), ensure_ascii=False
             )
-        row: dict[str, object] = response.row(0, named=True)
-        return row
+            decisions = part.decisions.slice(offset, 1)
+            record_batch(
+                conn,
+                batch_id=basis.batch_id,
+                agency=basis.agency,
+                legal_basis=basis.legal_basis,
+                manifest_json=json.dumps(basis.raw, sort_keys=True),
+                manifest_sha256=basis.sha256,
+                requests_sha256=hashlib.sha256(canonical.encode()).hexdigest(),
+                request_rows=part.frame.slice(offset, 1).with_columns(
+                    pl.lit(1, pl.Int64).alias("row_number")
+                ),
+                decision_rows=decisions,
+                batch_reason=part.batch_reason,
+                received_at=request.now,
+                completed_at=completed,
+                status="released",
+                workflow=request.recorded_as,
+            )
+            entry = {
+                **self._batch_entry(basis, part.batch_reason, request.now),
+                **part.oversight.ledger_fields(),
+            }
+            sealed.append((entry, self._entries(basis, decisions, request.now)))
+        part.oversight.record_parts(conn, [(r.basis, offset + 1) for offset, r in enumerate(requests)])
+        return sealed
 
     def online_matcher(self) -> OnlineMatcher | None:
         """The online engine over the current matching index; None if the index has no online tables.
@@ -279,6 +392,7 @@ class Gateway:
         say: Progress,
         oversight: BatchOversight,
         matcher: OnlineMatcher | None = None,
+        subject_count: int | None = None,
     ) -> tuple[pl.DataFrame, pl.DataFrame, str | None]:
         """Legal checks, linkage and response shaping: (decisions with digests, response, batch reason)."""
         say("checking the legal basis of the batch")
@@ -290,6 +404,7 @@ class Gateway:
             screen=oversight.screen,
             progress=say,
             matcher=matcher,
+            subject_count=subject_count,
         )
 
         say("shaping the response")
@@ -312,6 +427,7 @@ class Gateway:
         link_also: pl.Series | None = None,
         progress: Progress | None = None,
         matcher: OnlineMatcher | None = None,
+        subject_count: int | None = None,
     ) -> tuple[pl.DataFrame, str | None]:
         """The decisions on a batch's request rows, and the batch's refusal reason if refused whole.
 
@@ -321,14 +437,16 @@ class Gateway:
         row) puts refused rows through the matcher too, so that a replay fits the matcher on
         the same rows as the original decision; they stay refused. ``matcher`` (the online
         engine, for a few rows) links instead of the batch engine when its configuration is
-        the policy's. Nothing is written.
+        the policy's. ``subject_count`` is the number of subjects the batch's signer vouches for
+        (default: the frame's rows; a group of online verifications passes 1, each being its
+        own request). Nothing is written.
         """
         say = progress or (lambda _msg: None)
         rules = settings or self.settings
         with self._engine.connect() as conn:
             stored_agencies = registered_agencies(conn)
         rules = replace(rules, agencies=(*rules.agencies, *stored_agencies))
-        verdict = check_batch(manifest, rules, now, frame.height, suspended_bases=suspended)
+        verdict = check_batch(manifest, rules, now, subject_count or frame.height, suspended_bases=suspended)
         basis = rules.bases.get(manifest.legal_basis)
         if not verdict.allowed or basis is None:
             reason = verdict.reason or Reason.INVALID_LEGAL_BASIS

@@ -26,7 +26,7 @@ from custodes.contract.manifest import (
     read_manifest,
 )
 from custodes.contract.master import read_master
-from custodes.contract.requests import read_requests, subject_frame
+from custodes.contract.requests import read_requests, subject_frame, subject_problem, subjects_frame
 
 __all__ = [
     "DECISION_COLUMNS",
@@ -47,6 +47,8 @@ __all__ = [
     "read_master",
     "read_requests",
     "subject_frame",
+    "subject_problem",
+    "subjects_frame",
     "write_decisions",
     "write_response",
 ]

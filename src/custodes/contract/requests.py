@@ -21,7 +21,7 @@ Decisions documented here (they are part of the contract as custodes applies it)
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import polars as pl
@@ -207,20 +207,51 @@ def _validated(frame: pl.DataFrame, file: str, data: bytes | None) -> pl.DataFra
     return out
 
 
+def subject_problem(subject: Mapping[str, str | None]) -> BatchFileError | None:
+    """Why one online subject cannot be a request row (a column the contract does not know, or a
+    blank ``request_id``), or None when it can."""
+    unknown = sorted(set(subject) - set(REQUEST_COLUMNS))
+    if unknown:
+        return BatchFileError(
+            f"unknown request field(s) {unknown}",
+            column=unknown[0],
+            hint=f"use only the contract's request columns: {', '.join(REQUEST_COLUMNS)}",
+        )
+    request_id = subject.get("request_id")
+    if request_id is None or not str(request_id).strip():
+        return BatchFileError(
+            "request_id is blank",
+            file="request",
+            row=1,
+            column="request_id",
+            hint="give every row a request_id that is unique within the batch",
+        )
+    return None
+
+
+def subjects_frame(subjects: Sequence[Mapping[str, object]]) -> pl.DataFrame:
+    """Online subjects as one request frame, rows in the given order, cleaned as ``read_requests`` cleans.
+
+    Each subject must have passed ``subject_problem``. Their request_ids need not be unique:
+    they come from different callers, and each is stored as its own one-row batch.
+    """
+    raw = pl.DataFrame(
+        {c: [None if s.get(c) is None else str(s.get(c)) for s in subjects] for c in REQUEST_COLUMNS},
+        schema=dict.fromkeys(REQUEST_COLUMNS, pl.Utf8),
+    )
+    return raw.select(
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("row_number"),
+        *(clean(c) for c in REQUEST_COLUMNS),
+    )
+
+
 def subject_frame(subject: Mapping[str, str | None]) -> pl.DataFrame:
     """One request (online verification) as a one-row batch, exactly as ``read_requests`` returns it.
 
     Absent optional columns are blank; values are stripped and blank ones null. Raises
     ``BatchFileError`` for a blank ``request_id`` or a column the contract does not know.
     """
-    unknown = sorted(set(subject) - set(REQUEST_COLUMNS))
-    if unknown:
-        raise BatchFileError(
-            f"unknown request field(s) {unknown}",
-            column=unknown[0],
-            hint=f"use only the contract's request columns: {', '.join(REQUEST_COLUMNS)}",
-        )
-    frame = pl.DataFrame(
-        {c: [subject.get(c)] for c in REQUEST_COLUMNS}, schema=dict.fromkeys(REQUEST_COLUMNS, pl.Utf8)
-    )
-    return _validated(frame, "request", None)
+    problem = subject_problem(subject)
+    if problem is not None:
+        raise problem
+    return subjects_frame([subject])

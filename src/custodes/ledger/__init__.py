@@ -16,7 +16,7 @@ from custodes.ledger.reader import (
     prove_index,
     prove_request,
 )
-from custodes.ledger.writer import append_batch, append_event
+from custodes.ledger.writer import append_batch, append_batches, append_event
 
 __all__ = [
     "AuditResult",
@@ -26,6 +26,7 @@ __all__ = [
     "SignedCheckpoint",
     "accounting_for",
     "append_batch",
+    "append_batches",
     "append_event",
     "audit_log",
     "canonical_json",

@@ -6,7 +6,7 @@ written through the caller's connection, so it commits or rolls back as one.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from itertools import islice
 
 from sqlalchemy import Connection
@@ -122,20 +122,38 @@ def append_batch(
     ``batch_id``; the ledger adds ``decisions`` (how many) and ``first_index`` (where they
     start), so the batch entry seals the batch.
     """
-    batch_id = batch_entry.get("batch_id")
-    if not isinstance(batch_id, str):
-        raise LedgerError("the batch entry needs a string batch_id")
-    # Check the caller's fields now, before a million decisions are written.
-    encode_mapping(batch_entry, keys.custodian_secret, BATCH_TYPE, {"decisions": 0, "first_index": 0})
-    encoder = DecisionEncoder(keys.custodian_secret, batch_id)
+    return append_batches(conn, keys, [(batch_entry, decisions)])
+
+
+def append_batches(
+    conn: Connection,
+    keys: LedgerKeys,
+    batches: Sequence[tuple[Mapping[str, object], DecisionColumns | Iterable[DecisionEntry]]],
+) -> SignedCheckpoint:
+    """Append several batches, each as ``append_batch`` does, under one signed checkpoint.
+
+    The online service commits the verifications that arrive together in one transaction
+    (group commit): each stays its own sealed batch, and one checkpoint covers them all.
+    """
+    if not batches:
+        raise LedgerError("nothing to append: no batch given")
+    encoders = []
+    for batch_entry, _ in batches:
+        batch_id = batch_entry.get("batch_id")
+        if not isinstance(batch_id, str):
+            raise LedgerError("the batch entry needs a string batch_id")
+        # Check the caller's fields now, before a million decisions are written.
+        encode_mapping(batch_entry, keys.custodian_secret, BATCH_TYPE, {"decisions": 0, "first_index": 0})
+        encoders.append(DecisionEncoder(keys.custodian_secret, batch_id))
     with _SqliteCache(conn):
         try:
             appender = _Appender(conn, keys)
-            for encoded in _encoded_chunks(encoder, decisions, appender.start):
-                appender.add_decisions(encoded)
-            count = appender.size - appender.start
-            seal = {"decisions": count, "first_index": appender.start}
-            appender.add([encode_mapping(batch_entry, keys.custodian_secret, BATCH_TYPE, seal)])
+            for (batch_entry, decisions), encoder in zip(batches, encoders, strict=True):
+                first = appender.size
+                for encoded in _encoded_chunks(encoder, decisions, first):
+                    appender.add_decisions(encoded)
+                seal = {"decisions": appender.size - first, "first_index": first}
+                appender.add([encode_mapping(batch_entry, keys.custodian_secret, BATCH_TYPE, seal)])
             return appender.finish()
         except IntegrityError as exc:
             raise LedgerError("another process appended to the log at the same time; retry") from exc

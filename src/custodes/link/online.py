@@ -41,7 +41,7 @@ import numpy.typing as npt
 import polars as pl
 
 from custodes.config import LinkageConfig, Settings
-from custodes.contract.requests import clean
+from custodes.contract.requests import subjects_frame
 from custodes.errors import StoreError
 from custodes.link.blocking import RULES
 from custodes.link.comparisons import NAME_COMPARISONS, address_level_sql
@@ -362,16 +362,3 @@ class OnlineMatcher:
                 "a matched taxpayer is missing from the matching index: run `custodes master load`"
             )
         return self._persons[at].select(RECORD_ADDRESS).row(0, named=True)
-
-
-SUBJECT_FIELDS: tuple[str, ...] = ("request_id", *PERSON_FIELDS, "tin", "case_reference")
-"""The request columns one online subject carries (contract/batch-verification.md)."""
-
-
-def subjects_frame(subjects: Sequence[Mapping[str, object]]) -> pl.DataFrame:
-    """Online subjects as a request frame (``SUBJECT_FIELDS``), cleaned as the batch reader cleans a cell."""
-    raw = pl.DataFrame(
-        {c: [None if s.get(c) is None else str(s.get(c)) for s in subjects] for c in SUBJECT_FIELDS},
-        schema=dict.fromkeys(SUBJECT_FIELDS, pl.Utf8),
-    )
-    return raw.select(clean(c).alias(c) for c in SUBJECT_FIELDS)

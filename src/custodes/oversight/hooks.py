@@ -8,6 +8,7 @@ budgeted queries. A suspension recorded while the batch was being processed hold
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 import polars as pl
@@ -65,30 +66,48 @@ class BatchOversight:
 
     def record(self, conn: Connection) -> None:
         """Record the policy, the budgeted queries and any late hold, in the batch's transaction."""
-        manifest = self._manifest
+        self.record_parts(conn, [(self._manifest, None)])
+
+    def record_parts(self, conn: Connection, parts: Sequence[tuple[Manifest, int | None]]) -> None:
+        """``record`` for a group decided together but stored as separate batches.
+
+        Each part is a batch's manifest and the row of the decided frame it holds (None: every
+        row). The online service decides the verifications that arrive together as one frame
+        (``Gateway.verify_subject``) and stores each as its own one-row batch.
+        """
         register_policy(conn, self._settings, IN_FORCE, self._now)
-        record_batch_policy(
-            conn,
-            agency=manifest.agency,
-            batch_id=manifest.batch_id,
-            version=self.policy_version,
-            master_sha256=current_master_sha256(conn),
-        )
-        if self._budget is not None:
-            record_queries(conn, manifest.agency, manifest.batch_id, self._now, self._budget.queries)
+        master = current_master_sha256(conn)
         late = (
             []
             if self._suspended_at_start
-            else active_suspensions(conn, manifest.agency, manifest.legal_basis)
+            else active_suspensions(conn, self._manifest.agency, self._manifest.legal_basis)
         )
-        if late and self._settings.oversight.hold_unreleased:
-            where = (batches.c.agency == manifest.agency, batches.c.batch_id == manifest.batch_id)
-            previous = conn.execute(select(batches.c.status).where(*where)).scalar_one_or_none()
-            if previous in UNRELEASED_STATUSES:
-                conn.execute(update(batches).where(*where).values(status=HELD_STATUS))
-                conn.execute(
-                    insert(holds).values(
-                        suspension_id=late[0].id, agency=manifest.agency, batch_id=manifest.batch_id,
-                        previous_status=previous, held_at=self._now,
+        for manifest, row in parts:
+            record_batch_policy(
+                conn,
+                agency=manifest.agency,
+                batch_id=manifest.batch_id,
+                version=self.policy_version,
+                master_sha256=master,
+            )
+            if self._budget is not None:
+                queries = self._budget.queries
+                if row is not None and not queries.is_empty():
+                    queries = queries.filter(pl.col("row_number") == row).with_columns(
+                        pl.lit(1, queries.schema["row_number"]).alias("row_number")
                     )
-                )  # fmt: skip
+                record_queries(conn, manifest.agency, manifest.batch_id, self._now, queries)
+            if late and self._settings.oversight.hold_unreleased:
+                self._hold(conn, manifest, late[0].id)
+
+    def _hold(self, conn: Connection, manifest: Manifest, suspension_id: int) -> None:
+        where = (batches.c.agency == manifest.agency, batches.c.batch_id == manifest.batch_id)
+        previous = conn.execute(select(batches.c.status).where(*where)).scalar_one_or_none()
+        if previous in UNRELEASED_STATUSES:
+            conn.execute(update(batches).where(*where).values(status=HELD_STATUS))
+            conn.execute(
+                insert(holds).values(
+                    suspension_id=suspension_id, agency=manifest.agency, batch_id=manifest.batch_id,
+                    previous_status=previous, held_at=self._now,
+                )
+            )  # fmt: skip

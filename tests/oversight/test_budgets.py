@@ -7,11 +7,23 @@ from datetime import timedelta
 from pathlib import Path
 
 import polars as pl
+import pytest
+from alembic import command
+from sqlalchemy import select
 
 from custodes import Gateway
 from custodes.config import BudgetConfig
-from custodes.oversight.budgets import components, repeated_subjects, subject_edges
-from custodes.store import connect
+from custodes.oversight import budgets
+from custodes.oversight.budgets import (
+    check_budgets,
+    components,
+    connected_history,
+    repeated_subjects,
+    subject_edges,
+)
+from custodes.oversight.tables import budget_keys, budget_queries
+from custodes.store import connect, upgrade
+from custodes.store.engine import alembic_config
 from tests.oversight.conftest import DHS, NOW, decisions_of, make_gateway, submit
 
 # 20 variants of José Luis García López (dob 1975-11-30, 77 Lake Shore Dr Unit 9, Chicago 60611):
@@ -133,3 +145,71 @@ def test_the_daily_cap_refuses_requests_past_it_in_row_order(
         assert all(r["reason"] != "query_budget_exceeded" for r in decisions_of(free).values())
     finally:
         gw.close()
+
+
+def _frame(rows: list[list[str]]) -> pl.DataFrame:
+    columns = [
+        "request_id",
+        "first_name",
+        "middle_name",
+        "last_name",
+        "dob",
+        "street",
+        "city",
+        "state",
+        "zip",
+        "tin",
+    ]
+    return (
+        pl.DataFrame(rows, schema=columns, orient="row")
+        .with_row_index("row_number", offset=1)
+        .with_columns(pl.col("row_number").cast(pl.Int64))
+    )
+
+
+def test_history_looked_up_by_key_decides_as_the_whole_window_does(
+    gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An online request reads only the history connected to its subject, with the same verdict."""
+    for b in range(6):  # one variant per batch: a chain of near-variants, plus unrelated people
+        rows = [_row("V", VARIANTS[b * 2]), _row("W", VARIANTS[b * 2 + 1])]
+        rows += [_row("O", OTHERS[b % len(OTHERS)])] if b % 2 else []
+        submit(gateway, tmp_path, f"DHS-HIST-{b}", rows, now=NOW + timedelta(hours=b))
+    frame = _frame([_row("N1", VARIANTS[15]), _row("N2", OTHERS[0]), _row("N3", VARIANTS[19])])
+    refused = pl.Series([None] * frame.height, dtype=pl.Utf8)
+    config = BudgetConfig(daily_cap=20)
+    later = NOW + timedelta(hours=8)
+    engine = connect(gateway.settings.store_url)
+    try:
+        with engine.connect() as conn:
+            by_key = check_budgets(conn, config, agency=DHS, frame=frame, refused=refused, now=later)
+            monkeypatch.setattr(budgets, "LOOKUP_ROWS", 0)  # the batch path: the whole window
+            whole = check_budgets(conn, config, agency=DHS, frame=frame, refused=refused, now=later)
+            connected = connected_history(
+                conn, DHS, later - timedelta(days=30), set(subject_edges(frame.head(1), later.date())["key"])
+            )
+    finally:
+        engine.dispose()
+    assert by_key.refusals.to_list() == whole.refusals.to_list()
+    assert by_key.queries.equals(whole.queries)
+    assert by_key.refusals.to_list() == ["query_budget_exceeded", None, "query_budget_exceeded"]
+    # the lookup found José's twelve earlier queries and none about the others
+    assert connected.height == 12
+    assert set(connected["request_id"]) == {"V", "W"}
+
+
+def test_migration_0005_indexes_the_keys_of_stored_queries(store_url: str) -> None:
+    engine = connect(store_url)
+    command.upgrade(alembic_config(store_url), "0004")
+    with engine.begin() as conn:
+        conn.execute(
+            budget_queries.insert().values(
+                agency=DHS, batch_id="OLD-1", row_number=1, request_id="R", requested_at=NOW,
+                subject_keys="-7 5 9223372036854775807", status="answered", budget=None,
+            )
+        )  # fmt: skip
+    upgrade(store_url)
+    with engine.connect() as conn:
+        keys = conn.execute(select(budget_keys.c.subject_key, budget_keys.c.batch_id)).all()
+    engine.dispose()
+    assert sorted(keys) == [(-7, "OLD-1"), (5, "OLD-1"), (9223372036854775807, "OLD-1")]

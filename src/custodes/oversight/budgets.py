@@ -32,15 +32,15 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, and_, func, insert, select
 
 from custodes.codes import Reason
 from custodes.config import BudgetConfig
 from custodes.normalize import normalize_addresses, normalize_dob, normalize_names, phonetic
-from custodes.oversight.tables import budget_queries
+from custodes.oversight.tables import budget_keys, budget_queries
 
 ANSWERED, REFUSED = "answered", "refused"
 SUBJECT_BUDGET, DAILY_CAP = "subject", "daily_cap"
@@ -178,6 +178,13 @@ def _edges_text(edges: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+_HISTORY_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
+    "batch_id": pl.Utf8, "row_number": pl.Int64, "request_id": pl.Utf8,
+    "requested_at": pl.Datetime("us", "UTC"), "subject_keys": pl.Utf8, "status": pl.Utf8,
+    "budget": pl.Utf8,
+}  # fmt: skip
+
+
 def load_history(conn: Connection, agency: str, since: datetime) -> pl.DataFrame:
     """The agency's stored queries since ``since``: batch, row, time, keys and status."""
     rows = conn.execute(
@@ -193,12 +200,64 @@ def load_history(conn: Connection, agency: str, since: datetime) -> pl.DataFrame
         .where(budget_queries.c.agency == agency, budget_queries.c.requested_at >= since)
         .order_by(budget_queries.c.requested_at, budget_queries.c.batch_id, budget_queries.c.row_number)
     ).all()
-    schema: dict[str, pl.DataType | type[pl.DataType]] = {
-        "batch_id": pl.Utf8, "row_number": pl.Int64, "request_id": pl.Utf8,
-        "requested_at": pl.Datetime("us", "UTC"), "subject_keys": pl.Utf8, "status": pl.Utf8,
-        "budget": pl.Utf8,
-    }  # fmt: skip
-    return pl.DataFrame([tuple(r) for r in rows], schema=schema, orient="row")
+    return pl.DataFrame([tuple(r) for r in rows], schema=_HISTORY_SCHEMA, orient="row")
+
+
+LOOKUP_ROWS = 2_000
+"""Batches up to this many eligible rows find their history by key (``connected_history``);
+larger ones read the agency's whole window, which is then cheaper than the lookups."""
+_IN_CHUNK = 1_000
+
+
+def connected_history(conn: Connection, agency: str, since: datetime, keys: set[int]) -> pl.DataFrame:
+    """The agency's stored queries since ``since`` connected to ``keys`` through shared keys.
+
+    Exactly the history rows in the components of the requests holding ``keys``: each round
+    looks up the queries holding a key not looked up yet (``oversight_budget_keys``), and
+    their keys are the next round's, until none is new. Rows as ``load_history`` returns them.
+    """
+    found: dict[tuple[str, int], tuple[object, ...]] = {}
+    looked: set[int] = set()
+    frontier = set(keys)
+    q, k = budget_queries.c, budget_keys.c
+    while frontier:
+        looked |= frontier
+        wanted = sorted(frontier)
+        frontier = set()
+        for start in range(0, len(wanted), _IN_CHUNK):
+            rows = conn.execute(
+                select(
+                    q.batch_id, q.row_number, q.request_id, q.requested_at, q.subject_keys, q.status, q.budget
+                )
+                .select_from(
+                    budget_keys.join(
+                        budget_queries,
+                        and_(q.agency == k.agency, q.batch_id == k.batch_id, q.row_number == k.row_number),
+                    )
+                )
+                .where(k.agency == agency, k.subject_key.in_(wanted[start : start + _IN_CHUNK]))
+                .where(q.requested_at >= since)
+            ).all()
+            for row in rows:
+                if (row[0], row[1]) not in found:
+                    found[(row[0], row[1])] = tuple(row)
+                    frontier.update(int(x) for x in row[4].split())
+        frontier -= looked
+    ordered = sorted(found.values(), key=lambda r: (_aware(r[3]), r[0], r[1]))  # type: ignore[arg-type]
+    return pl.DataFrame(ordered, schema=_HISTORY_SCHEMA, orient="row")
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def answered_since(conn: Connection, agency: str, since: datetime) -> int:
+    """How many of the agency's queries since ``since`` were answered (for the daily cap)."""
+    q = budget_queries.c
+    count = conn.execute(
+        select(func.count()).where(q.agency == agency, q.requested_at >= since, q.status == ANSWERED)
+    ).scalar_one()
+    return int(count)
 
 
 def _history_edges(history: pl.DataFrame, offset: int) -> pl.DataFrame:
@@ -227,11 +286,16 @@ def check_budgets(
     if (config.subject_limit == 0 and cap == 0) or eligible.is_empty():
         return BudgetCheck(empty, pl.DataFrame())
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    since = min(now - timedelta(days=config.window_days), day_start)
-    history = load_history(conn, agency, since)
+    window_start = now - timedelta(days=config.window_days)
     edges = subject_edges(eligible, now.date()).rename({"row_number": "node"})
+    if eligible.height <= LOOKUP_ROWS:
+        in_window = connected_history(conn, agency, window_start, set(edges["key"].to_list()))
+        used = answered_since(conn, agency, day_start) if cap else 0
+    else:
+        history = load_history(conn, agency, min(window_start, day_start))
+        in_window = history.filter(pl.col("requested_at") >= window_start)
+        used = history.filter((pl.col("requested_at") >= day_start) & (pl.col("status") == ANSWERED)).height
     offset = int(eligible["row_number"].cast(pl.Int64).max() or 0) + 1  # type: ignore[arg-type]
-    in_window = history.filter(pl.col("requested_at") >= now - timedelta(days=config.window_days))
     all_edges = pl.concat([edges, _history_edges(in_window, offset)])
     nodes = pl.concat(
         [eligible["row_number"].cast(pl.Int64), pl.int_range(offset, offset + in_window.height, eager=True)]
@@ -260,7 +324,6 @@ def check_budgets(
     )
     decided = decided.with_columns(pl.when(over_subject).then(pl.lit(SUBJECT_BUDGET)).alias("budget"))
     if cap:
-        used = history.filter((pl.col("requested_at") >= day_start) & (pl.col("status") == ANSWERED)).height
         position = pl.when(pl.col("budget").is_null()).then(pl.col("budget").is_null().cum_sum())
         decided = decided.with_columns(
             pl.when(pl.col("budget").is_null() & (position + used > cap))
@@ -308,6 +371,20 @@ def record_queries(conn: Connection, agency: str, batch_id: str, at: datetime, q
     )
     for offset in range(0, rows.height, 20_000):
         conn.execute(insert(budget_queries), rows.slice(offset, 20_000).to_dicts())
+    keys = (
+        queries.select("row_number", pl.col("subject_keys").str.split(" ").alias("subject_key"))
+        .explode("subject_key")
+        .filter(pl.col("subject_key") != "")
+        .select(
+            pl.lit(agency).alias("agency"),
+            pl.col("subject_key").cast(pl.Int64),
+            pl.lit(batch_id).alias("batch_id"),
+            "row_number",
+        )
+        .unique()
+    )
+    for offset in range(0, keys.height, 20_000):
+        conn.execute(insert(budget_keys), keys.slice(offset, 20_000).to_dicts())
 
 
 @dataclass(frozen=True)

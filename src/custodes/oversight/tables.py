@@ -91,6 +91,16 @@ budget_queries = Table(
 )
 """Every query that reached the matcher, or was refused by a budget, with its subject keys."""
 
+budget_keys = Table(
+    "oversight_budget_keys",
+    metadata,
+    Column("agency", String(200), primary_key=True),
+    Column("subject_key", BigInteger, primary_key=True, autoincrement=False),
+    Column("batch_id", String(200), primary_key=True),
+    Column("row_number", Integer, primary_key=True, autoincrement=False),
+)
+"""Each subject key of each stored query (migration 0005): the queries sharing a key, by index."""
+
 remediations = Table(
     "oversight_remediations",
     metadata,

@@ -284,18 +284,22 @@ def bench_ledger(
 @bench_app.command("service")
 def bench_service(  # noqa: PLR0917 - a command's options
     persons: Annotated[int, typer.Option(min=1, help="Taxpayers in the synthetic master.")] = 1_000_000,
-    clients: Annotated[int, typer.Option(min=1, help="Concurrent clients.")] = 50,
+    clients: Annotated[int, typer.Option(min=1, help="Most requests in flight (connections).")] = 50,
     seconds: Annotated[float, typer.Option(min=1, help="Measured seconds (after a 3 s warm-up).")] = 30,
+    rate: Annotated[
+        float, typer.Option(min=0, help="Requests a second, open loop; 0: closed loop at --clients.")
+    ] = 200,
     seed: Annotated[int, typer.Option()] = 1,
     workdir: Annotated[Path, typer.Option(help="Scratch space for data and the store.")] = Path("bench/data"),
     results: Annotated[Path, typer.Option("--out", help="Where service-<persons>.json goes.")] = Path(
         "bench/results"
     ),
 ) -> None:
-    """Loopback load test of POST /v1/verifications: p50, p99 and throughput at N clients."""
+    """Loopback load test of POST /v1/verifications: p50, p99 and throughput at a rate."""
     from custodes.bench.service import run_service_bench
 
-    print(json.dumps(run_service_bench(persons, clients, seconds, seed, workdir, results), indent=2))
+    report = run_service_bench(persons, clients, seconds, seed, workdir, results, rate=rate or None)
+    print(json.dumps(report, indent=2))
 
 
 def _print_score_table(result: dict[str, object]) -> None:

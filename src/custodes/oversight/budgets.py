@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
-from sqlalchemy import Connection, and_, func, insert, select
+from sqlalchemy import Connection, func, insert, select, tuple_
 
 from custodes.codes import Reason
 from custodes.config import BudgetConfig
@@ -224,24 +224,32 @@ def connected_history(conn: Connection, agency: str, since: datetime, keys: set[
         looked |= frontier
         wanted = sorted(frontier)
         frontier = set()
+        # two index lookups, not one join: planners start a join from the agency's window
+        held: set[tuple[str, int]] = set()
         for start in range(0, len(wanted), _IN_CHUNK):
+            held.update(
+                (b, r)
+                for b, r in conn.execute(
+                    select(k.batch_id, k.row_number).where(
+                        k.agency == agency, k.subject_key.in_(wanted[start : start + _IN_CHUNK])
+                    )
+                )
+            )
+        pending = sorted(held - found.keys())
+        for start in range(0, len(pending), _IN_CHUNK):
             rows = conn.execute(
                 select(
                     q.batch_id, q.row_number, q.request_id, q.requested_at, q.subject_keys, q.status, q.budget
                 )
-                .select_from(
-                    budget_keys.join(
-                        budget_queries,
-                        and_(q.agency == k.agency, q.batch_id == k.batch_id, q.row_number == k.row_number),
-                    )
+                .where(
+                    q.agency == agency,
+                    tuple_(q.batch_id, q.row_number).in_(pending[start : start + _IN_CHUNK]),
                 )
-                .where(k.agency == agency, k.subject_key.in_(wanted[start : start + _IN_CHUNK]))
                 .where(q.requested_at >= since)
             ).all()
             for row in rows:
-                if (row[0], row[1]) not in found:
-                    found[(row[0], row[1])] = tuple(row)
-                    frontier.update(int(x) for x in row[4].split())
+                found[(row[0], row[1])] = tuple(row)
+                frontier.update(int(x) for x in row[4].split())
         frontier -= looked
     ordered = sorted(found.values(), key=lambda r: (_aware(r[3]), r[0], r[1]))  # type: ignore[arg-type]
     return pl.DataFrame(ordered, schema=_HISTORY_SCHEMA, orient="row")
@@ -355,13 +363,20 @@ def check_budgets(
     return BudgetCheck(reasons, queries)
 
 
-def record_queries(conn: Connection, agency: str, batch_id: str, at: datetime, queries: pl.DataFrame) -> None:
-    """Store a batch's counted and budget-refused queries (inside the batch's transaction)."""
+def record_queries(
+    conn: Connection, agency: str, batch_id: str | pl.Expr, at: datetime, queries: pl.DataFrame
+) -> None:
+    """Store a batch's counted and budget-refused queries (inside the batch's transaction).
+
+    ``batch_id`` names the batch, or is an expression over ``queries`` giving each row's
+    batch when a group of online verifications is stored at once.
+    """
     if queries.is_empty():
         return
+    owner = pl.lit(batch_id) if isinstance(batch_id, str) else batch_id
     rows = queries.select(
         pl.lit(agency).alias("agency"),
-        pl.lit(batch_id).alias("batch_id"),
+        owner.alias("batch_id"),
         "row_number",
         "request_id",
         pl.lit(at).alias("requested_at"),
@@ -372,14 +387,11 @@ def record_queries(conn: Connection, agency: str, batch_id: str, at: datetime, q
     for offset in range(0, rows.height, 20_000):
         conn.execute(insert(budget_queries), rows.slice(offset, 20_000).to_dicts())
     keys = (
-        queries.select("row_number", pl.col("subject_keys").str.split(" ").alias("subject_key"))
+        rows.select("batch_id", "row_number", pl.col("subject_keys").str.split(" ").alias("subject_key"))
         .explode("subject_key")
         .filter(pl.col("subject_key") != "")
         .select(
-            pl.lit(agency).alias("agency"),
-            pl.col("subject_key").cast(pl.Int64),
-            pl.lit(batch_id).alias("batch_id"),
-            "row_number",
+            pl.lit(agency).alias("agency"), pl.col("subject_key").cast(pl.Int64), "batch_id", "row_number"
         )
         .unique()
     )

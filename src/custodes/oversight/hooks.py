@@ -82,7 +82,7 @@ class BatchOversight:
             if self._suspended_at_start
             else active_suspensions(conn, self._manifest.agency, self._manifest.legal_basis)
         )
-        for manifest, row in parts:
+        for manifest, _ in parts:
             record_batch_policy(
                 conn,
                 agency=manifest.agency,
@@ -90,15 +90,25 @@ class BatchOversight:
                 version=self.policy_version,
                 master_sha256=master,
             )
-            if self._budget is not None:
-                queries = self._budget.queries
-                if row is not None and not queries.is_empty():
-                    queries = queries.filter(pl.col("row_number") == row).with_columns(
-                        pl.lit(1, queries.schema["row_number"]).alias("row_number")
-                    )
-                record_queries(conn, manifest.agency, manifest.batch_id, self._now, queries)
             if late and self._settings.oversight.hold_unreleased:
                 self._hold(conn, manifest, late[0].id)
+        if self._budget is None:
+            return
+        queries = self._budget.queries
+        if parts[0][1] is None:
+            record_queries(conn, parts[0][0].agency, parts[0][0].batch_id, self._now, queries)
+            return
+        if queries.is_empty():
+            return
+        # one row of the decided frame per part: each becomes row 1 of its own batch
+        owners = pl.DataFrame(
+            {"row_number": [row for _, row in parts], "_batch_id": [m.batch_id for m, _ in parts]},
+            schema={"row_number": queries.schema["row_number"], "_batch_id": pl.Utf8},
+        )
+        queries = queries.join(owners, on="row_number").with_columns(
+            pl.lit(1, queries.schema["row_number"]).alias("row_number")
+        )
+        record_queries(conn, self._manifest.agency, pl.col("_batch_id"), self._now, queries)
 
     def _hold(self, conn: Connection, manifest: Manifest, suspension_id: int) -> None:
         where = (batches.c.agency == manifest.agency, batches.c.batch_id == manifest.batch_id)

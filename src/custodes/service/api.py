@@ -317,6 +317,12 @@ def create_app(settings: Settings | None = None, *, worker: bool = True) -> Fast
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # load the online engine before the first verification instead of during it
+        matcher = await run_in_threadpool(gateway.online_matcher)
+        log.info(
+            "online engine %s",
+            "loaded" if matcher is not None else "absent: verifications use the batch engine",
+        )
         if background is not None:
             background.start()
         try:

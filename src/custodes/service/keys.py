@@ -46,19 +46,30 @@ class KeyVerifier:
 
     def __init__(self) -> None:
         self._verified: dict[str, bytes] = {}
+        self._gates: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
     def matches(self, key_id: str, stored_hash: str, presented: str) -> bool:
-        """Whether ``presented`` is the key whose hash is ``stored_hash``."""
+        """Whether ``presented`` is the key whose hash is ``stored_hash``.
+
+        The slow hash is checked once per key and process: concurrent first requests with one
+        key wait for a single check instead of each running their own.
+        """
         digest = hashlib.sha256(stored_hash.encode() + b"\x00" + presented.encode()).digest()
         with self._lock:
             known = self._verified.get(key_id)
+            gate = self._gates.setdefault(key_id, threading.Lock())
         if known is not None and hmac.compare_digest(known, digest):
             return True
-        try:
-            _HASHER.verify(stored_hash, presented)
-        except (VerificationError, InvalidHashError):
-            return False
-        with self._lock:
-            self._verified[key_id] = digest
+        with gate:
+            with self._lock:
+                known = self._verified.get(key_id)
+            if known is not None and hmac.compare_digest(known, digest):
+                return True
+            try:
+                _HASHER.verify(stored_hash, presented)
+            except (VerificationError, InvalidHashError):
+                return False
+            with self._lock:
+                self._verified[key_id] = digest
         return True

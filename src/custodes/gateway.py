@@ -424,7 +424,6 @@ class Gateway:
         settings: Settings | None = None,
         suspended: frozenset[str] = frozenset(),
         screen: Callable[[pl.DataFrame, pl.Series], pl.Series] | None = None,
-        link_also: pl.Series | None = None,
         progress: Progress | None = None,
         matcher: OnlineMatcher | None = None,
         subject_count: int | None = None,
@@ -433,9 +432,7 @@ class Gateway:
 
         ``settings`` gives the policy (default: the gateway's; remediation passes another);
         ``suspended`` names suspended bases; ``screen`` may refuse further eligible rows
-        (the query budgets) given the rows and their legal refusals; ``link_also`` (a boolean per
-        row) puts refused rows through the matcher too, so that a replay fits the matcher on
-        the same rows as the original decision; they stay refused. ``matcher`` (the online
+        (the query budgets) given the rows and their legal refusals. ``matcher`` (the online
         engine, for a few rows) links instead of the batch engine when its configuration is
         the policy's. ``subject_count`` is the number of subjects the batch's signer vouches for
         (default: the frame's rows; a group of online verifications passes 1, each being its
@@ -463,7 +460,6 @@ class Gateway:
             now=now,
             progress=say,
             settings=rules,
-            link_also=link_also,
             matcher=matcher,
         ), None
 
@@ -485,15 +481,10 @@ class Gateway:
         now: datetime,
         progress: Progress,
         settings: Settings,
-        link_also: pl.Series | None = None,
         matcher: OnlineMatcher | None = None,
     ) -> pl.DataFrame:
         checked = frame.with_columns(subject_reasons.alias("_refusal"))
-        linkable = pl.col("_refusal").is_null()
-        if link_also is not None:
-            checked = checked.with_columns(link_also.alias("_link_also"))
-            linkable = linkable | pl.col("_link_also")
-        eligible = checked.filter(linkable).drop("_refusal", "_link_also", strict=False)
+        eligible = checked.filter(pl.col("_refusal").is_null()).drop("_refusal")
         requests = eligible.rename({"row_number": "rid"})
         if matcher is not None and matcher.config == settings.linkage:
             # the online engine: the batch's decisions, without opening and scanning the index

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from custodes.bench.oversight import run_oversight_bench
 
 
@@ -25,3 +27,16 @@ def test_the_oversight_bench_runs_at_small_scale(tmp_path: Path) -> None:
     written = json.loads((tmp_path / "results" / "oversight-20000-300.json").read_text())
     assert written["replay"]["affected"] == replay["affected"]
     assert any("filled" in m for m in messages)
+
+
+def test_one_part_runs_alone_and_writes_its_own_file(tmp_path: Path) -> None:
+    report = run_oversight_bench(
+        10_000, 2_000, 200, tmp_path / "work", tmp_path / "results", parts=("replay",)
+    )
+    assert "aggregate" not in report
+    assert report["replay"]["replayed"] == 200
+    assert set(report["replay"]["replay_stage_seconds"]) == {"read", "ledger_check", "decide"}
+    assert report["replay"]["replay_cpu_seconds"] > 0
+    assert [p.name for p in (tmp_path / "results").iterdir()] == ["oversight-replay-2000-200.json"]
+    with pytest.raises(ValueError, match="unknown oversight bench parts"):
+        run_oversight_bench(10, 10, 10, tmp_path / "w2", tmp_path / "r2", parts=("everything",))

@@ -7,18 +7,27 @@ from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
+import polars as pl
 import pytest
 from sqlalchemy import Engine, select, update
 
-from custodes import Gateway, LedgerError, UserInputError
+from custodes import Gateway, LedgerError, Settings, UserInputError
 from custodes.ledger import load_keys
 from custodes.ledger.store import entry_range, head_size
-from custodes.oversight.policy import register_policy
-from custodes.oversight.remediation import mask_tin, record_remediation, replay
+from custodes.oversight.policy import load_policy, register_policy
+from custodes.oversight.remediation import (
+    mask_tin,
+    record_remediation,
+    replay,
+    select_batches,
+    stored_manifest,
+    stored_requests,
+)
 from custodes.oversight.reports import remediation_report
 from custodes.oversight.tables import findings
 from custodes.store import connect
 from custodes.store.schema import decisions
+from custodes.synth import generate
 from tests.oversight.conftest import NOW, decisions_of, submit
 
 ROWS = [
@@ -139,3 +148,53 @@ def test_bad_scopes_and_unknown_policies_say_what_to_do(
 
 def test_tins_are_masked_to_their_last_four_digits() -> None:
     assert (mask_tin("123-45-6789"), mask_tin(None), mask_tin("12")) == ("***-**-6789", "", "***-**-****")
+
+
+def test_replaying_the_disclosures_alone_finds_what_deciding_the_whole_batch_again_finds(
+    tmp_path: Path,
+) -> None:
+    """Replay decides only the past matches; on a hard synth batch that changes no finding."""
+    data = tmp_path / "data"
+    generate(4_000, 1_500, 5, data, "parquet")
+    corrected = Settings(home=tmp_path / "home")
+    weak = Gateway(
+        replace(
+            corrected,
+            bases={n: replace(r, address_check="not_blank") for n, r in corrected.bases.items()},
+        )
+    )
+    try:
+        weak.init()
+        weak.load_master(data / "master.parquet")
+        result = weak.verify_batch(data / "requests.csv", data / "requests.manifest.json", tmp_path / "out")
+        engine = connect(weak.settings.store_url)
+        try:
+            with engine.begin() as conn:
+                version = register_policy(conn, corrected, "placeholder ruling")
+            with engine.connect() as conn:
+                run = replay(weak, conn, policy=version, batch_id=result.batch_id, now=NOW, keys=weak._keys())
+                (batch,) = select_batches(conn, batch_id=result.batch_id, agency=None, since=None)
+                whole, _ = weak.decide_batch(
+                    stored_manifest(batch),
+                    stored_requests(conn, batch.pk),
+                    now=batch.received_at,
+                    settings=load_policy(conn, weak.settings, version)[1],
+                )
+        finally:
+            engine.dispose()
+    finally:
+        weak.close()
+    original = pl.read_parquet(result.decisions_path).select("request_id", "outcome", "tin")
+    expected = (
+        original.filter(pl.col("outcome") == "match")
+        .join(whole.select("request_id", "outcome", "reason", "tin"), on="request_id", suffix="_again")
+        .filter((pl.col("outcome_again") != "match") | (pl.col("tin_again") != pl.col("tin")))
+        .sort("request_id")
+    )
+    assert run.replayed == 1_500
+    assert run.batches[0].seconds.keys() == {"read", "ledger_check", "decide"}
+    assert expected.height > 0, "the weak check let placeholder requests match"
+    assert run.affected == expected.height
+    assert run.findings["request_id"].to_list() == expected["request_id"].to_list()
+    assert run.findings["replay_outcome"].to_list() == expected["outcome_again"].to_list()
+    assert run.findings["replay_reason"].to_list() == expected["reason"].to_list()

@@ -333,7 +333,7 @@ def budget_show(
         _emit(budget_report(conn, ctx.settings, agency, start, minimum), fmt, path)
 
 
-def bench_oversight(
+def bench_oversight(  # noqa: PLR0917 - a command's options
     entries: Annotated[
         int, typer.Option(min=1, help="Accounting entries for the aggregate report.")
     ] = 10_000_000,
@@ -341,15 +341,21 @@ def bench_oversight(
     requests: Annotated[int, typer.Option(min=1, help="Batch size replayed.")] = 100_000,
     workdir: Annotated[Path, typer.Option(help="Scratch space.")] = Path("bench/data/oversight"),
     results: Annotated[Path, typer.Option("--out", help="Where the JSON goes.")] = Path("bench/results"),
+    part: Annotated[
+        list[str] | None,
+        typer.Option(help="aggregate or replay (repeatable); default: both."),
+    ] = None,
 ) -> None:
     """The aggregate report over N accounting entries, and the replay of a batch of M requests."""
     from custodes.bench.oversight import run_oversight_bench  # noqa: PLC0415
 
-    print(
-        json.dumps(
-            run_oversight_bench(entries, persons, requests, workdir, results, progress=err.print), indent=2
-        )
+    parts = tuple(dict.fromkeys(part)) if part else ("aggregate", "replay")
+    if set(parts) - {"aggregate", "replay"}:
+        raise typer.BadParameter(f"{', '.join(parts)}: name aggregate and/or replay", param_hint="--part")
+    report = run_oversight_bench(
+        entries, persons, requests, workdir, results, progress=err.print, parts=parts
     )
+    print(json.dumps(report, indent=2))
 
 
 def mount(app: typer.Typer, bench_app: typer.Typer) -> None:

@@ -3,12 +3,14 @@
 **Replay** takes a batch's stored inputs (the request rows exactly as received and the
 manifest, both kept by the store) and decides them again with ``Gateway.decide_batch``
 under a stored policy version, at the batch's own time of receipt (so a court order's
-expiry and ages are judged as they were), against the current matching index. The
-matcher's model comes from the index alone (fixed m, u measured at master load), so a row's
-decision does not depend on which other rows are linked with it; the rows it saw originally
-still go through it again even where the corrected policy now refuses them (they stay
-refused), which keeps a replay's linked rows those of the original decision. Only the
-corrected rule or threshold, or a new master, changes an outcome. Query
+expiry and ages are judged as they were), against the current matching index. Only the
+past disclosures (outcome ``match``) are decided again: a finding is about a disclosure,
+and a row that disclosed nothing cannot be one. The batch's legal elements are judged on
+its whole count of subjects, and the matcher's model comes from the index alone (fixed m,
+u measured at master load), so a row's decision does not depend on which other rows are
+decided with it (``tests/oversight/test_remediation.py`` holds the replay of the
+disclosures alone equal to a decision on the whole batch). Only the corrected rule or
+threshold, or a new master, changes an outcome. Query
 budgets and suspensions are not re-applied: the question is whether the disclosure was
 lawful and right, not what the agency's quota is today. The original decisions are taken
 from the accounting log (the batch's sealed range) and held to the store's copy: a
@@ -29,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -89,6 +92,8 @@ class BatchReplay:
     replayed: int
     disclosures: int
     affected: int
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Wall seconds by stage: reading the stored rows, the log cross-check, deciding."""
 
 
 @dataclass
@@ -148,8 +153,21 @@ class Remediation:
             "exposure_usd": self.exposure_usd,
             "findings_sha256": self.findings_sha256(),
             "ledger_index": self.ledger_index,
-            "batches": [b.__dict__ for b in self.batches],
+            "batches": [{k: v for k, v in b.__dict__.items() if k != "seconds"} for b in self.batches],
         }
+
+
+class _Clock:
+    """Wall seconds between laps, by name."""
+
+    def __init__(self) -> None:
+        self.laps: dict[str, float] = {}
+        self._at = time.perf_counter()
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.laps[name] = round(now - self._at, 3)
+        self._at = now
 
 
 def select_batches(
@@ -278,24 +296,24 @@ def replay(
     found: list[pl.DataFrame] = []
     for batch in select_batches(conn, batch_id=batch_id, agency=agency, since=since):
         say(f"replaying {batch.batch_id} of {batch.agency}")
+        clock = _Clock()
         original = stored_decisions(conn, batch.pk)
+        frame = stored_requests(conn, batch.pk)
+        clock.lap("read")
         if keys is not None:
             _check_against_ledger(original, ledger_decisions(conn, batch), keys, batch)
-        frame = stored_requests(conn, batch.pk)
-        # the rows the matcher saw originally are linked again, as in the original decision
-        # (the model no longer depends on the batch, so this changes no outcome by itself)
-        linked = (
-            frame.select("request_id")
-            .join(
-                original.select("request_id", (pl.col("outcome") != Outcome.REFUSED.value).alias("linked")),
-                on="request_id",
-                how="left",
-            )["linked"]
-            .fill_null(False)
-        )
-        decided, _ = gateway.decide_batch(
-            stored_manifest(batch), frame, now=batch.received_at, settings=settings, link_also=linked
-        )
+        clock.lap("ledger_check")
+        disclosed_ids = original.filter(pl.col("outcome") == Outcome.MATCH.value).select("request_id")
+        again = frame.join(disclosed_ids, on="request_id", how="semi")
+        if again.is_empty():
+            decided = pl.DataFrame(schema=dict.fromkeys(("request_id", "outcome", "reason", "tin"), pl.Utf8))
+        else:
+            # the batch's elements are judged on all its subjects, as when it was decided
+            decided, _ = gateway.decide_batch(
+                stored_manifest(batch), again, now=batch.received_at, settings=settings,
+                subject_count=frame.height,
+            )  # fmt: skip
+        clock.lap("decide")
         recorded = batch_policy(conn, batch.agency, batch.batch_id)
         compared = original.join(
             decided.select("request_id", pl.col("outcome").alias("replay_outcome"),
@@ -327,6 +345,7 @@ def replay(
                 replayed=frame.height,
                 disclosures=disclosed.height,
                 affected=wrong.height,
+                seconds=clock.laps,
             )
         )
     schema = dict.fromkeys(

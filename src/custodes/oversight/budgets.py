@@ -35,12 +35,13 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
-from sqlalchemy import Connection, func, insert, select, tuple_
+from sqlalchemy import Connection, func, select, tuple_
 
 from custodes.codes import Reason
 from custodes.config import BudgetConfig
 from custodes.normalize import normalize_addresses, normalize_dob, normalize_names, phonetic
 from custodes.oversight.tables import budget_keys, budget_queries
+from custodes.store.bulk import bulk_insert
 
 ANSWERED, REFUSED = "answered", "refused"
 SUBJECT_BUDGET, DAILY_CAP = "subject", "daily_cap"
@@ -384,8 +385,7 @@ def record_queries(
         "status",
         "budget",
     )
-    for offset in range(0, rows.height, 20_000):
-        conn.execute(insert(budget_queries), rows.slice(offset, 20_000).to_dicts())
+    bulk_insert(conn, budget_queries, rows)
     keys = (
         rows.select("batch_id", "row_number", pl.col("subject_keys").str.split(" ").alias("subject_key"))
         .explode("subject_key")
@@ -395,8 +395,7 @@ def record_queries(
         )
         .unique()
     )
-    for offset in range(0, keys.height, 20_000):
-        conn.execute(insert(budget_keys), keys.slice(offset, 20_000).to_dicts())
+    bulk_insert(conn, budget_keys, keys)
 
 
 @dataclass(frozen=True)

@@ -50,6 +50,7 @@ from custodes.ledger import store as ledger_store
 from custodes.ledger.accounting import batch_key
 from custodes.oversight.policy import batch_policy, current_master_sha256, load_policy
 from custodes.oversight.tables import findings, remediations
+from custodes.store.bulk import bulk_insert
 from custodes.store.records import REQUEST_FIELDS
 from custodes.store.schema import batches, decisions, requests
 
@@ -374,8 +375,7 @@ def record_remediation(conn: Connection, keys: LedgerKeys | None, run: Remediati
     assert pk is not None
     run.id = int(pk[0])
     rows = run.findings.with_columns(pl.lit(run.id).alias("remediation_id"))
-    for offset in range(0, rows.height, 20_000):
-        conn.execute(insert(findings), rows.slice(offset, 20_000).to_dicts())
+    bulk_insert(conn, findings, rows)
     if keys is not None:
         listed = [{"agency": b.agency, "batch_id": b.batch_id, "affected": b.affected} for b in run.batches]
         digest = hashlib.sha256(json.dumps(listed, sort_keys=True).encode()).hexdigest()

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
 
 import polars as pl
 from sqlalchemy import Connection, func, insert, select, update
 
 from custodes.errors import StoreError
+from custodes.store.bulk import bulk_insert
 from custodes.store.schema import agencies, batches, decisions, master_loads, requests
-
-CHUNK = 20_000
-"""Rows per executemany call: bounded memory, few round trips."""
 
 REQUEST_FIELDS = (
     "request_id", "first_name", "middle_name", "last_name", "dob", "street", "city", "state",
@@ -27,11 +24,6 @@ def batch_exists(conn: Connection, agency: str, batch_id: str) -> bool:
         select(batches.c.id).where(batches.c.agency == agency, batches.c.batch_id == batch_id)
     ).first()
     return found is not None
-
-
-def _chunks(frame: pl.DataFrame) -> Iterator[list[dict[str, Any]]]:
-    for offset in range(0, frame.height, CHUNK):
-        yield frame.slice(offset, CHUNK).to_dicts()
 
 
 def record_batch(
@@ -115,8 +107,7 @@ def _insert_rows(
     rows = request_rows.select(
         pl.lit(batch_pk).alias("batch_pk"), pl.col("row_number").cast(pl.Int64), *REQUEST_FIELDS
     )
-    for chunk in _chunks(rows):
-        conn.execute(insert(requests), chunk)
+    bulk_insert(conn, requests, rows)
     dec = decision_rows.select(
         pl.lit(batch_pk).alias("batch_pk"),
         "request_id",
@@ -127,8 +118,7 @@ def _insert_rows(
         "address_status",
         "response_sha256",
     )
-    for chunk in _chunks(dec):
-        conn.execute(insert(decisions), chunk)
+    bulk_insert(conn, decisions, dec)
 
 
 def record_master_load(

@@ -26,15 +26,13 @@ from custodes.ledger.checkpoint import SignedCheckpoint, sign_checkpoint
 from custodes.ledger.hasher import leaf_hashes
 from custodes.ledger.keys import LedgerKeys
 from custodes.ledger.tree import RightEdge, TileMissingError, partial_keys, split_hashes
+from custodes.store.bulk import SqliteCache
 
 CHUNK = 16_384
 """Entries encoded, hashed and inserted per round trip."""
 
 BATCH_TYPE = "batch"
 DECISION_TYPE = "decision"
-
-_SQLITE_CACHE_KIB = 262_144
-"""SQLite page cache during an append: the lookup indexes get random inserts."""
 
 
 class _Appender:
@@ -91,23 +89,6 @@ def _encoded_chunks(
         index += len(chunk)
 
 
-class _SqliteCache:
-    """Raise SQLite's page cache for the append, then restore the connection's setting."""
-
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        self._saved: object = None
-
-    def __enter__(self) -> None:
-        if self._conn.dialect.name == "sqlite":
-            self._saved = self._conn.exec_driver_sql("PRAGMA cache_size").scalar()
-            self._conn.exec_driver_sql(f"PRAGMA cache_size=-{_SQLITE_CACHE_KIB}")
-
-    def __exit__(self, *_: object) -> None:
-        if self._saved is not None:
-            self._conn.exec_driver_sql(f"PRAGMA cache_size={int(str(self._saved))}")
-
-
 def append_batch(
     conn: Connection,
     keys: LedgerKeys,
@@ -145,7 +126,7 @@ def append_batches(
         # Check the caller's fields now, before a million decisions are written.
         encode_mapping(batch_entry, keys.custodian_secret, BATCH_TYPE, {"decisions": 0, "first_index": 0})
         encoders.append(DecisionEncoder(keys.custodian_secret, batch_id))
-    with _SqliteCache(conn):
+    with SqliteCache(conn):
         try:
             appender = _Appender(conn, keys)
             for (batch_entry, decisions), encoder in zip(batches, encoders, strict=True):

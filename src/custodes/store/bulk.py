@@ -17,11 +17,31 @@ from contextlib import closing
 from typing import Any
 
 import polars as pl
-from sqlalchemy import Connection, Table
+from sqlalchemy import Column, Connection, Table
 from sqlalchemy.exc import DBAPIError
 
 CHUNK = 50_000
 """Rows turned into Python values at a time: bounded memory on large frames."""
+
+SQLITE_CACHE_KIB = 262_144
+"""SQLite page cache during a bulk insert: indexes on random keys get scattered inserts."""
+
+
+class SqliteCache:
+    """Raise SQLite's page cache for a bulk write, then restore the connection's setting."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._saved: object = None
+
+    def __enter__(self) -> None:
+        if self._conn.dialect.name == "sqlite":
+            self._saved = self._conn.exec_driver_sql("PRAGMA cache_size").scalar()
+            self._conn.exec_driver_sql(f"PRAGMA cache_size=-{SQLITE_CACHE_KIB}")
+
+    def __exit__(self, *_: object) -> None:
+        if self._saved is not None:
+            self._conn.exec_driver_sql(f"PRAGMA cache_size={int(str(self._saved))}")
 
 
 Processor = Callable[[Any], Any] | None
@@ -41,11 +61,24 @@ def _rows(frame: pl.DataFrame, processors: Sequence[Processor]) -> Iterator[tupl
 
 
 def bulk_insert(conn: Connection, table: Table, frame: pl.DataFrame) -> None:
-    """Insert every row of ``frame`` (its columns named as ``table``'s) into ``table``."""
+    """Insert every row of ``frame`` (its columns named as ``table``'s) into ``table``.
+
+    Rows go in primary-key order when the frame holds the whole key, so the key's B-tree is
+    written page by page rather than at random; SQLite's page cache is raised meanwhile.
+    """
     if frame.is_empty():
         return
     names = frame.columns
     columns = [table.c[name] for name in names]  # a KeyError names a column the table lacks
+    key = [c.name for c in table.primary_key.columns]
+    if key and set(key) <= set(names):
+        frame = frame.sort(key)
+    with SqliteCache(conn):
+        _insert(conn, table, frame, columns)
+
+
+def _insert(conn: Connection, table: Table, frame: pl.DataFrame, columns: list[Column[Any]]) -> None:
+    names = frame.columns
     dialect = conn.dialect
     column_list = "(" + ", ".join(dialect.identifier_preparer.quote(n) for n in names) + ")"
     target = dialect.identifier_preparer.format_table(table)

@@ -88,6 +88,30 @@ def test_acceptable_tins(tin: str) -> None:
     assert check_subject({**GOOD, "tin": tin}, BASIS) is None
 
 
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [
+        ("Baby Girl", "Reyes"), ("MALE CHILD", "Reyes"), ("Son Of", "Reyes"), ("Gentleman Of", "Reyes"),
+        ("Senora", "Reyes"), ("hija", "Reyes"), ("Grandchild", "Reyes"), ("Mrs.", "Reyes"),
+        ("Lady of the House", "Reyes"), ("Ana", "Occupant"), ("Ana", "Of The Home"),
+        ("Ana", "head of household"),
+    ],
+)  # fmt: skip
+def test_a_description_instead_of_a_name_names_nobody(first: str, last: str) -> None:
+    row = {**GOOD, "first_name": first, "last_name": last}
+    assert check_subjects(frame([row]), BASIS).to_list() == [Reason.MISSING_NAME.value]
+    assert check_subject(row, BASIS) is Reason.MISSING_NAME
+
+
+@pytest.mark.parametrize(
+    ("first", "last"),
+    [("Son", "Nguyen"), ("Lady", "Reyes"), ("The", "Reyes"), ("Ana", "House"), ("Ana", "Friend"),
+     ("Ana", "Child"), ("Ana", "Male"), ("Boyd", "Reyes"), ("Mason", "Home")],
+)  # fmt: skip
+def test_given_names_and_surnames_that_are_also_words_are_names(first: str, last: str) -> None:
+    assert check_subject({**GOOD, "first_name": first, "last_name": last}, BASIS) is None
+
+
 def test_case_reference_is_required_only_where_the_basis_says_so() -> None:
     assert check_subject(GOOD, BASIS) is None
     assert check_subject(GOOD, STRICT) is Reason.MISSING_CASE_REFERENCE

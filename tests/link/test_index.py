@@ -81,6 +81,16 @@ def test_an_index_whose_files_are_gone_is_a_clear_error(tmp_path: Path) -> None:
         DuckDBLinker(target, LinkageConfig())
 
 
+def test_an_index_built_before_a_blocking_rule_existed_is_a_clear_error(tmp_path: Path) -> None:
+    target = tmp_path / "master.duckdb"
+    build_index(_master(), target, today=TODAY)
+    con = duckdb.connect(str(target))
+    con.execute("DROP TABLE oversized_swapped_dob")
+    con.close()
+    with pytest.raises(StoreError, match=r"before the blocking rule\(s\) swapped_dob existed.*master load"):
+        DuckDBLinker(target, LinkageConfig())
+
+
 def test_requests_linked_in_parts_are_decided_the_same(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -121,3 +121,53 @@ def test_a_gendered_form_is_another_person_even_when_a_nickname_list_links_them(
         linker, (1, "Angela", "", "Smithers", "2003-03-23", "299 Main St", "Louisville", "KY", "40091", "")
     )
     assert d["outcome"] != "match"
+
+
+def test_a_given_name_split_by_a_space_is_a_misspelling(linker: DuckDBLinker) -> None:
+    (d,) = decide(
+        linker, (1, "Sha ne", "", "Pennock", "1970-06-30", "6063 E 5th Ln", "New York", "NY", "10079", "")
+    )
+    assert (d["outcome"], d["tin"]) == ("match", "203456789")
+
+
+def test_a_dropped_last_letter_into_no_known_name_is_a_typo_not_the_other_gender(
+    linker: DuckDBLinker,
+) -> None:
+    # OLG is no given name: a misspelt OLGA; DANIEL for DANIELLE (both names) stays another person
+    olg, daniel = decide(
+        linker,
+        (1, "Olg", "", "Semenov", "1973-03-24", "1966 Cedar Dr", "Deerwood", "UT", "84005", ""),
+        (2, "Daniel", "", "Ortiz", "1999-01-02", "5 Birch Ct", "Elgin", "IL", "60120", ""),
+    )
+    assert (olg["outcome"], olg["tin"]) == ("match", "213456789")
+    assert daniel["tin"] != "923456781"
+
+
+def test_two_keystrokes_from_a_known_name_into_no_known_name_is_a_typo(linker: DuckDBLinker) -> None:
+    (d,) = decide(linker, (1, "Wulliem", "", "Baker", "1955-09-09", "PO Box 77", "Urbana", "IL", "61801", ""))
+    assert (d["outcome"], d["tin"]) == ("match", "723456789")
+
+
+def test_swapped_names_are_found_when_city_and_zip_are_misspelt(linker: DuckDBLinker) -> None:
+    # only the swapped_dob blocking rule brings JASSIM RYBAK up for RYBAK JASSIM here: no
+    # name, house + ZIP or house + street + city key agrees. With the city and ZIP both off
+    # the evidence is strong but short of a match: found, scored, and held back
+    (d,) = decide(
+        linker, (1, "Rybak", "", "Jassim", "1984-07-06", "16 Newman Morris Cir", "Ormnd", "IL", "60509", "")
+    )
+    assert (d["outcome"], d["reason"], d["tin"]) == ("no_match", "below_threshold", None)
+    assert 0.95 < float(str(d["match_probability"])) < 0.995
+
+
+def test_a_one_keystroke_surname_typo_jaro_winkler_misses_is_fuzzy_evidence(linker: DuckDBLinker) -> None:
+    # TYBAK for RYBAK: Jaro-Winkler 0.87 but one edit, so ``fuzzy`` rather than ``different``;
+    # away from the address of record, that is strong evidence though not a match
+    tybak, other = decide(
+        linker,
+        (1, "Jassim", "", "Tybak", "1984-07-06", "5 Far Away Rd", "Ormond", "IL", "60500", ""),
+        (2, "Jassim", "", "Tyback", "1984-07-06", "5 Far Away Rd", "Ormond", "IL", "60500", ""),
+    )
+    assert (tybak["outcome"], tybak["reason"]) == ("no_match", "below_threshold")
+    assert float(str(tybak["match_probability"])) > 0.9
+    # two edits apart: ``different``, far weaker
+    assert float(str(other["match_probability"] or 0.0)) < 0.5

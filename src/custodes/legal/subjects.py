@@ -9,7 +9,10 @@ What each fact accepts:
 
 - **name_present**: first and last name each hold a letter and are not a placeholder
   (``UNKNOWN``, ``N/A``, ``NONE``, ``FNU``/``LNU`` "first/last name unknown", ``NFN``/``NLN``,
-  ``TBD``, ``REFUSED``, ``X``/``XXX``, ``TEST``), nor made only of such words.
+  ``TBD``, ``REFUSED``, ``X``/``XXX``, ``TEST``), nor made only of such words; the given
+  name is not a description (``BABY GIRL``, ``MALE CHILD``, ``SON OF``, ``SENORA``,
+  ``DESCRIPTOR_FIRST_WORDS``) and the surname not a household role (``OCCUPANT``,
+  ``OF THE HOUSE``, ``DESCRIPTOR_LAST``).
 - **street_present / street_deliverable**: see ``custodes.legal.addresses``.
 - **tin_acceptable**: a blank TIN is fine (it is optional). A given TIN must be nine digits
   once dashes and spaces are removed, and possible: never area 000 or 666, group 00, or
@@ -49,15 +52,49 @@ PLACEHOLDER_NAME_WORDS: tuple[str, ...] = (
 
 _PLACEHOLDER_NAME = r"^(?:(?:" + "|".join(PLACEHOLDER_NAME_WORDS) + r")(?:[\s.,;:/-]+|$))+$"
 
+DESCRIPTOR_FIRST_WORDS: tuple[str, ...] = (
+    "BABY", "INFANT", "NEWBORN", "CHILD", "BOY", "GIRL", "MALE", "FEMALE", "DAUGHTER", "SISTER",
+    "BROTHER", "NEPHEW", "NIECE", "COUSIN", "HIJA", "HIJO", "SENORA", "SENOR", "SENORITA", "MR",
+    "MRS", "MS", "MISS", "MISTER", "GENTLEMAN", "WIFE", "HUSBAND", "SPOUSE", "GRANDCHILD",
+    "GRANDSON", "GRANDDAUGHTER", "STEPCHILD", "STEPSON", "STEPDAUGHTER", "RESIDENT", "OCCUPANT",
+    "HOUSEHOLD", "ROOMMATE", "TENANT", "LODGER", "BOARDER", "FRIEND", "SON OF", "LADY OF",
+    "OF", "THE", "HOUSE", "HOME",
+)  # fmt: skip
+"""Words that describe a person instead of naming one (BABY GIRL, MALE CHILD, SON OF,
+GENTLEMAN OF, SENORA, HIJA): a given-name field made only of them names nobody. A word that
+is also a given name on its own (SON, a Vietnamese given name; LADY) counts only in a phrase
+(SON OF, LADY OF THE HOUSE); OF, THE, HOUSE and HOME only beside such a word."""
+
+DESCRIPTOR_LAST: tuple[str, ...] = (
+    "OCCUPANT", "CURRENT OCCUPANT", "RESIDENT", "CURRENT RESIDENT", "HOUSEHOLD", "OF HOUSEHOLD",
+    "OF HOUSE", "OF THE HOUSE", "OF THE HOUSEHOLD", "OF THE HOME", "LADY OF HOUSE",
+    "LADY OF THE HOUSE", "HEAD OF HOUSEHOLD",
+)  # fmt: skip
+"""Surname fields that describe a role in a household instead of naming a family. Real
+surnames that are also words (HOUSE, HOME, FRIEND, CHILD, MALE) are not in this list."""
+
+_WORDS = r"(?:[\s.,;:/-]+|$)"
+_DESCRIPTOR_FIRST = (
+    r"^(?:(?:" + "|".join(w.replace(" ", r"\s+") for w in DESCRIPTOR_FIRST_WORDS) + r")" + _WORDS + r")+$"
+)
+_ONLY_FILLER = r"^(?:(?:OF|THE|HOUSE|HOME)" + _WORDS + r")+$"
+_DESCRIPTOR_LAST = r"^(?:" + "|".join(w.replace(" ", r"\s+") for w in DESCRIPTOR_LAST) + r")[\s.]*$"
+
 
 def _text(column: str) -> pl.Expr:
     text = pl.col(column).str.strip_chars()
     return pl.when(text.str.len_bytes() > 0).then(text)
 
 
-def _name_ok(column: str) -> pl.Expr:
+def _name_ok(column: str, *, first: bool = False) -> pl.Expr:
     text = _text(column)
-    return (text.str.contains(r"\p{L}") & ~text.str.to_uppercase().str.contains(_PLACEHOLDER_NAME)).fill_null(
+    upper = text.str.to_uppercase()
+    descriptor = (
+        upper.str.contains(_DESCRIPTOR_FIRST) & ~upper.str.contains(_ONLY_FILLER)
+        if first
+        else upper.str.contains(_DESCRIPTOR_LAST)
+    )
+    return (text.str.contains(r"\p{L}") & ~upper.str.contains(_PLACEHOLDER_NAME) & ~descriptor).fill_null(
         False
     )
 
@@ -88,7 +125,7 @@ def subject_facts(frame: pl.DataFrame) -> pl.DataFrame:
         for c in SUBJECT_COLUMNS
     )
     return source.select(
-        (_name_ok("first_name") & _name_ok("last_name")).alias("name_present"),
+        (_name_ok("first_name", first=True) & _name_ok("last_name")).alias("name_present"),
         _text("street").is_not_null().alias("street_present"),
         tin_acceptable().alias("tin_acceptable"),
         _text("case_reference").is_not_null().alias("case_reference_present"),

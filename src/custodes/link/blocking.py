@@ -10,6 +10,7 @@ being clean:
 | tin_head / tin_tail | TIN digits 1-5 / 5-9 | a one-digit TIN typo |
 | surname_dob | any surname token, dob | first-name changes, moves |
 | first_dob | any first-name key (nickname groups), dob | surname changes and misspellings |
+| swapped_dob | the request's given name as a surname token, dob | given name and surname swapped |
 | name_year | surname token, first-name key, birth year | dob typos in day or month |
 | phonetic_year | NYSIIS of first and last name, birth year | misspellings of both names |
 | house_zip | house number, ZIP5 (any address on file) | name typos, missing dob |
@@ -47,6 +48,7 @@ RULES: tuple[BlockingRule, ...] = (
     BlockingRule("tin_tail", "req", "persons", ("tin_tail",)),
     BlockingRule("surname_dob", "req_surnames", "surnames", ("token", "dob_d")),
     BlockingRule("first_dob", "req_firsts", "firstnames", ("fkey", "dob_d")),
+    BlockingRule("swapped_dob", "req_swapped", "surnames", ("token", "dob_d")),
     BlockingRule("name_year", "req_name_keys", "name_keys", ("token", "fkey", "birth_year")),
     BlockingRule("phonetic_year", "req", "persons", ("last_ph", "first_ph", "birth_year")),
     BlockingRule("house_zip", "req", "addresses", ("house", "zip5")),

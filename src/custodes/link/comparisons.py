@@ -67,6 +67,14 @@ SIMILAR_NAMES = f"""(length(r.first_tok) > 1 AND length(m.first_tok) > 1
 """Two first names one keystroke or a Jaro-Winkler misspelling apart (PAKL/PAUL, TOBT/TOBY),
 or two adjacent letters swapped (MIE/MEI)."""
 
+TWO_KEYSTROKES = f"""(({KNOWN_REQUEST}) <> ({KNOWN_MASTER})
+      AND least(length(r.first_tok), length(m.first_tok)) >= 5
+      AND left(r.first_tok, 1) = left(m.first_tok, 1)
+      AND damerau_levenshtein(r.first_tok, m.first_tok) = 2)"""
+"""Two keystrokes apart, and exactly one side a known given name (RIFEY for RIDLEY, ZALKA for
+ZARLIA): the unknown one is a misspelling of the known one, not a relative's name. Two known
+names this close (JAYDEN/JAYLEN) stay ``different``."""
+
 ABBREVIATED = """((least(length(r.first_tok), length(m.first_tok)) >= 3
        AND (starts_with(r.first_tok, m.first_tok) OR starts_with(m.first_tok, r.first_tok)))
       OR (least(length(r.first_tok), length(m.first_tok)) >= 4
@@ -93,25 +101,35 @@ HALF_A_COMPOUND = f"({_half_a_compound('r', 'm')} OR {_half_a_compound('m', 'r')
 only its first part, without the second as a middle name or initial: a daughter MARY-KATE
 and her mother MARY are two people, so this is only ``similar_name``."""
 
+SPLIT_BY_A_SPACE = """((r.first_std <> r.first_tok AND replace(r.first_std, ' ', '') = m.first_tok)
+      OR (m.first_std <> m.first_tok AND replace(m.first_std, ' ', '') = r.first_tok))"""
+"""One side's given name is the other's with a space in it (LE AH for LEAH, MARY ANN for
+MARYANN): a misspelling of one name, not two given names."""
+
 FIRST_NAME = Comparison(
     "first_name",
     ("missing", "different", "initial", "similar_name", "typo", "nickname", "exact"),
     f"""CASE
       WHEN r.first_tok IS NULL OR m.first_tok IS NULL THEN 0
       WHEN r.first_tok = m.first_tok THEN CASE WHEN {HALF_A_COMPOUND} THEN 3 ELSE 6 END
-      WHEN {_gendered_pair("r.first_tok", "m.first_tok")} THEN 1
+      WHEN {SPLIT_BY_A_SPACE} THEN 4
+      WHEN {_gendered_pair("r.first_tok", "m.first_tok")} THEN
+           CASE WHEN {KNOWN_REQUEST} AND {KNOWN_MASTER} THEN 1 ELSE 4 END
       WHEN list_contains(m.first_keys, r.first_tok) OR list_contains(r.first_keys, m.first_tok) THEN 5
       WHEN {SWAPPED} THEN 5
       WHEN {ABBREVIATED} THEN 5
       WHEN {GOES_BY_MIDDLE} THEN 3
       WHEN {SIMILAR_NAMES} THEN CASE WHEN {KNOWN_REQUEST} AND {KNOWN_MASTER} THEN 3 ELSE 4 END
+      WHEN {TWO_KEYSTROKES} THEN 4
       WHEN (length(r.first_tok) = 1 OR length(m.first_tok) = 1)
            AND left(r.first_tok, 1) = left(m.first_tok, 1) THEN 2
       ELSE 1 END""",
 )
 """``similar_name``: two distinct known names close in spelling (MARK/MARY, CHRISTINA/
 CHRISTIAN): as likely two relatives as one misspelt person. ``typo``: just as close, but one
-side is no known name, so one of them is a misspelling of the other."""
+side is no known name, so one of them is a misspelling of the other. A gendered pair
+(PAUL/PAULA, KYLE/KYLA) is ``different`` when both are known given names; when one is no
+known name (KYL for KYLE, JOSHU for JOSHUA) it is a letter dropped or added: ``typo``."""
 
 MIDDLE_NAME = Comparison(
     "middle_name",
@@ -136,7 +154,9 @@ LAST_NAME = Comparison(
            THEN 4
       WHEN list_has_any(r.last_tokens, m.last_tokens) OR {SWAPPED} THEN 3
       WHEN jaro_winkler_similarity(r.last_concat, m.last_concat) >= {JW_NAME}
-           OR jaro_winkler_similarity(r.last_tokens[1], m.last_tokens[1]) >= 0.92 THEN 2
+           OR jaro_winkler_similarity(r.last_tokens[1], m.last_tokens[1]) >= 0.92
+           OR (least(length(r.last_concat), length(m.last_concat)) >= 5
+               AND damerau_levenshtein(r.last_concat, m.last_concat) = 1) THEN 2
       ELSE 1 END""",
 )
 

@@ -129,6 +129,12 @@ def _split_part(s: str | None, delimiter: str | None, index: int | None) -> str 
     return ""
 
 
+def _replace(s: str | None, old: str | None, new: str | None) -> str | None:
+    if s is None or old is None or new is None:
+        return None
+    return s.replace(old, new) if old else s
+
+
 def _abs(x: float | None) -> float | None:
     return None if x is None else abs(x)
 
@@ -146,6 +152,7 @@ _FUNCTIONS: dict[str, Callable[..., Any]] = {
     "starts_with": _starts_with,
     "ends_with": _ends_with,
     "split_part": _split_part,
+    "replace": _replace,
     "abs": _abs,
     "list_sort": _list_sort,
     "list_contains": _list_contains,
@@ -166,6 +173,7 @@ _NODE_FUNCTIONS: dict[type[exp.Expression], str] = {
     exp.StartsWith: "starts_with",
     exp.EndsWith: "ends_with",
     exp.SplitPart: "split_part",
+    exp.Replace: "replace",
     exp.Abs: "abs",
     exp.ArraySort: "list_sort",
     exp.ArrayContains: "list_contains",
@@ -285,6 +293,8 @@ class _Translator:
                 ]
             elif isinstance(node, exp.SplitPart):
                 args = [node.this, node.args["delimiter"], node.args["part_index"]]
+            elif isinstance(node, exp.Replace):
+                args = [node.this, node.expression, node.args["replacement"]]
             elif isinstance(node, exp.ArraySort):
                 if node.args.get("expression") is not None:
                     raise UnsupportedSQLError(f"list_sort with a lambda is not supported: {node.sql()}")

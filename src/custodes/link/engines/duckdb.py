@@ -12,7 +12,7 @@ import polars as pl
 
 from custodes.config import LinkageConfig
 from custodes.errors import StoreError
-from custodes.link.blocking import candidate_pairs_sql
+from custodes.link.blocking import RULES, candidate_pairs_sql
 from custodes.link.comparisons import DOB_COMPATIBLE
 from custodes.link.decide import decide_outcomes, score_candidates
 from custodes.link.features import pair_levels_sql
@@ -43,6 +43,10 @@ def request_tables(prepared: pl.DataFrame) -> dict[str, pl.DataFrame]:
         ),
         "req_surnames": req_surnames,
         "req_firsts": first_key_rows(prepared, "rid"),
+        # the given name written where the surname goes (JOSELYN DAKIN as DAKIN JOSELYN)
+        "req_swapped": prepared.select("rid", pl.col("first_tok").alias("token"), "dob_d").drop_nulls(
+            "token"
+        ),
         "req_name_keys": name_key_rows(req_surnames),
     }
 
@@ -67,6 +71,18 @@ class DuckDBLinker:
         self._con = duckdb.connect(str(index_path), read_only=True)
         try:
             self._con.execute("SELECT 1 FROM persons LIMIT 1").fetchall()
+            listed = self._con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+            tables = {row[0] for row in listed}
+            absent = [f"oversized_{rule.name}" for rule in RULES if f"oversized_{rule.name}" not in tables]
+            if absent:
+                raise StoreError(
+                    f"the matching index at {index_path} was built before the blocking rule(s) "
+                    f"{', '.join(a.removeprefix('oversized_') for a in absent)} existed: "
+                    "run `custodes master load FILE` again"
+                )
+        except StoreError:
+            self._con.close()
+            raise
         except duckdb.Error as exc:
             self._con.close()
             raise StoreError(

@@ -52,6 +52,7 @@ from custodes.legal.subjects import check_subjects
 from custodes.link import DuckDBLinker, IndexSummary, build_index
 from custodes.link.index import LoadProgress
 from custodes.link.online import OnlineMatcher, has_online_tables
+from custodes.link.prepare import prepare_people
 from custodes.oversight.hooks import BatchOversight
 from custodes.store import connect, upgrade
 from custodes.store.engine import current_revision, head_revision
@@ -64,6 +65,9 @@ from custodes.store.records import (
 )
 
 Progress = Callable[[str], None]
+Screen = Callable[[pl.DataFrame, pl.Series, pl.DataFrame | None], pl.Series]
+"""Further refusals of eligible rows (the query budgets): the rows, their legal refusals, and
+the eligible rows already prepared for linkage when the online engine decides them."""
 
 _PERSON_COLUMNS = ("first_name", "middle_name", "last_name", "dob", "street", "city", "state", "zip", "tin")
 
@@ -423,7 +427,7 @@ class Gateway:
         now: datetime,
         settings: Settings | None = None,
         suspended: frozenset[str] = frozenset(),
-        screen: Callable[[pl.DataFrame, pl.Series], pl.Series] | None = None,
+        screen: Screen | None = None,
         progress: Progress | None = None,
         matcher: OnlineMatcher | None = None,
         subject_count: int | None = None,
@@ -450,9 +454,17 @@ class Gateway:
             return self._refuse_all(frame, reason), reason.value
         say("checking each subject's legal elements")
         subject_reasons = check_subjects(frame, basis)
+        prepared = None
+        if matcher is not None and matcher.config == rules.linkage:
+            # the online engine's few rows are prepared once, for the budgets and the linkage
+            eligible = frame.filter(subject_reasons.is_null().alias("_eligible"))
+            prepared = prepare_people(
+                eligible.select(pl.col("row_number").cast(pl.Int64).alias("rid"), *_PERSON_COLUMNS),
+                today=now.date(),
+            )
         if screen is not None:
             subject_reasons = subject_reasons.zip_with(
-                subject_reasons.is_not_null(), screen(frame, subject_reasons)
+                subject_reasons.is_not_null(), screen(frame, subject_reasons, prepared)
             )
         return self._link(
             frame,
@@ -461,6 +473,7 @@ class Gateway:
             progress=say,
             settings=rules,
             matcher=matcher,
+            prepared=prepared,
         ), None
 
     def _refuse_all(self, frame: pl.DataFrame, reason: Reason) -> pl.DataFrame:
@@ -482,14 +495,20 @@ class Gateway:
         progress: Progress,
         settings: Settings,
         matcher: OnlineMatcher | None = None,
+        prepared: pl.DataFrame | None = None,
     ) -> pl.DataFrame:
         checked = frame.with_columns(subject_reasons.alias("_refusal"))
         eligible = checked.filter(pl.col("_refusal").is_null()).drop("_refusal")
         requests = eligible.rename({"row_number": "rid"})
         if matcher is not None and matcher.config == settings.linkage:
             # the online engine: the batch's decisions, without opening and scanning the index
-            linked = matcher.decide(
-                requests.select(pl.col("rid").cast(pl.Int64), *_PERSON_COLUMNS), today=now.date()
+            rids = requests["rid"].cast(pl.Int64)
+            if prepared is None:
+                prepared = prepare_people(
+                    requests.select(pl.col("rid").cast(pl.Int64), *_PERSON_COLUMNS), today=now.date()
+                )
+            linked = matcher.decide_prepared(
+                prepared.filter(pl.col("rid").is_in(rids.implode()))
             ).with_columns(pl.col("rid").cast(requests.schema["rid"]))
         else:
             linker = DuckDBLinker(self.settings.index_path, settings.linkage)

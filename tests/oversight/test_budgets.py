@@ -213,3 +213,24 @@ def test_migration_0005_indexes_the_keys_of_stored_queries(store_url: str) -> No
         keys = conn.execute(select(budget_keys.c.subject_key, budget_keys.c.batch_id)).all()
     engine.dispose()
     assert sorted(keys) == [(-7, "OLD-1"), (5, "OLD-1"), (9223372036854775807, "OLD-1")]
+
+
+def test_keys_from_the_linkage_preparation_equal_the_keys_from_the_request_rows(tmp_path: Path) -> None:
+    # the online path prepares its subjects once for the budgets and the matcher: the keys
+    # must not depend on which of the two normalised them (synth covers every hard category)
+    from custodes.contract import read_requests
+    from custodes.link.prepare import prepare_people
+    from custodes.oversight.budgets import prepared_edges
+    from custodes.synth import generate
+
+    data = tmp_path / "synth"
+    generate(3000, 1500, 11, data, "csv")
+    frame = read_requests(data / "requests.csv")
+    people = frame.select(
+        pl.col("row_number").cast(pl.Int64).alias("rid"),
+        "first_name", "middle_name", "last_name", "dob", "street", "city", "state", "zip", "tin",
+    )  # fmt: skip
+    via_rows = subject_edges(frame, NOW.date()).sort("row_number", "key")
+    via_prepared = prepared_edges(prepare_people(people, today=NOW.date())).sort("row_number", "key")
+    assert via_rows.height > 3 * frame.height
+    assert via_rows.equals(via_prepared)

@@ -59,6 +59,15 @@ RULES: tuple[BlockingRule, ...] = (
 )
 
 
+def same_index_keys(rule: BlockingRule) -> BlockingRule:
+    """The first rule that looks up the same index table by the same keys as ``rule`` (or itself).
+
+    Such rules (``swapped_dob`` and ``surname_dob`` differ only on the request side) share
+    their oversized keys, so those are counted once at master load.
+    """
+    return next(r for r in RULES if (r.index_table, r.keys) == (rule.index_table, rule.keys))
+
+
 def oversized_keys_sql(rule: BlockingRule, max_block_size: int) -> str:
     """The key values of ``rule`` that more than ``max_block_size`` index rows share."""
     cols = ", ".join(rule.keys)

@@ -31,7 +31,7 @@ from typing import Protocol
 import duckdb
 import polars as pl
 
-from custodes.link.blocking import RULES, oversized_keys_sql
+from custodes.link.blocking import RULES, oversized_keys_sql, same_index_keys
 from custodes.link.features import pair_levels_sql
 from custodes.link.model import m_frame, random_pairs, u_from_levels
 from custodes.link.online import write_online_tables
@@ -291,7 +291,13 @@ def _finish(
             [taxpayers],
         )
     for rule in RULES:
-        con.execute(f"CREATE TABLE oversized_{rule.name} AS {oversized_keys_sql(rule, max_block_size)}")
+        same = same_index_keys(rule)
+        source = (
+            oversized_keys_sql(rule, max_block_size)
+            if same is rule
+            else f"SELECT * FROM oversized_{same.name}"
+        )
+        con.execute(f"CREATE TABLE oversized_{rule.name} AS {source}")
     # the known given names count taxpayers, so they come from the first-name frequencies;
     # u is measured with them, as every request is compared with them
     first_counts = query_frame(con, "SELECT first_tok, n FROM tf_first")

@@ -53,7 +53,7 @@ from custodes.link.prepare import COMPARABLE_COLUMNS, PERSON_FIELDS, prepare_peo
 from custodes.link.pysql import aliases_of, compile_sql, split_conjuncts
 from custodes.link.sql import query_frame
 
-ONLINE_FORMAT = 1
+ONLINE_FORMAT = 2
 """Version of the online tables' layout; a different version needs a new ``master load``."""
 KEY_SEPARATOR = "\x1f"
 HASH_SEED = 20261125
@@ -101,6 +101,17 @@ def _index_side(where: str) -> tuple[str, list[str]]:
     return " AND ".join(index_terms), request_terms
 
 
+def stored_rule(number: int) -> int:
+    """The rule whose online keys rule ``number`` reads: the first with the same index side.
+
+    Rules that differ only on the request side (``swapped_dob`` reads ``surname_dob``'s
+    keys) store their keys once.
+    """
+    rule = RULES[number]
+    side = (rule.index_table, rule.keys, _index_side(rule.where)[0])
+    return next(n for n, r in enumerate(RULES) if (r.index_table, r.keys, _index_side(r.where)[0]) == side)
+
+
 def write_online_tables(con: duckdb.DuckDBPyConnection) -> int:
     """Write the online tables into an index being built; returns how many keys were stored.
 
@@ -111,14 +122,20 @@ def write_online_tables(con: duckdb.DuckDBPyConnection) -> int:
     con.execute(
         f"""
         CREATE TABLE online_persons AS
-        SELECT (row_number() OVER (ORDER BY p.tin) - 1)::INTEGER AS pid, {person_cols},
-          f.tf AS tf_first, s.tf AS tf_last, a.tf AS tf_addr,
-          CASE WHEN a.n <= ? THEN dense_rank() OVER (ORDER BY a.n <= ?, p.addr_key) END AS household
+        WITH pids AS (SELECT tin, (row_number() OVER (ORDER BY tin) - 1)::INTEGER AS pid FROM persons),
+        -- one id per address of record small enough to be a household (tf_addr has one row
+        -- per address): the window runs over the narrow tables, not the wide person rows
+        households AS (
+          SELECT addr_key, tf, CASE WHEN n <= ? THEN row_number() OVER (ORDER BY n <= ?, addr_key) END
+                 AS household
+          FROM tf_addr)
+        SELECT i.pid, {person_cols}, f.tf AS tf_first, s.tf AS tf_last, a.tf AS tf_addr, a.household
         FROM persons p
+        JOIN pids i ON i.tin = p.tin
         LEFT JOIN tf_first f ON f.first_tok = p.first_tok
         LEFT JOIN tf_last s ON s.last_concat = p.last_concat
-        LEFT JOIN tf_addr a ON a.addr_key = p.addr_key
-        ORDER BY pid
+        LEFT JOIN households a ON a.addr_key = p.addr_key
+        ORDER BY i.pid
         """,
         [HOUSEHOLD_LIMIT, HOUSEHOLD_LIMIT],
     )
@@ -132,6 +149,8 @@ def write_online_tables(con: duckdb.DuckDBPyConnection) -> int:
     )
     selects = []
     for number, rule in enumerate(RULES):
+        if stored_rule(number) != number:
+            continue
         index_where, _ = _index_side(rule.where)
         on_big = " AND ".join(f"m.{k} = x.{k}" for k in rule.keys)
         present = " AND ".join(
@@ -144,7 +163,11 @@ def write_online_tables(con: duckdb.DuckDBPyConnection) -> int:
             JOIN online_persons o ON o.tin = m.tin
             WHERE {present}"""
         )
-    con.execute(f"CREATE TABLE online_keys AS SELECT * FROM ({' UNION ALL '.join(selects)}) ORDER BY ALL")
+    # one rule at a time, each sorted on its own: one sort of every rule's keys together ran
+    # out of DuckDB's memory limit at 10M persons (~180M keys)
+    con.execute("CREATE TABLE online_keys (rule SMALLINT, h UBIGINT, pid INTEGER)")
+    for select_rule in selects:
+        con.execute(f"INSERT INTO online_keys SELECT * FROM ({select_rule}) ORDER BY ALL")
     (stored,) = con.execute("SELECT count(*) FROM online_keys").fetchall()[0]
     con.execute(
         "CREATE TABLE online_meta AS "
@@ -257,7 +280,8 @@ class OnlineMatcher:
     # -- retrieval ------------------------------------------------------------------------
     def _lookup(self, number: int, hashes: Sequence[int]) -> list[npt.NDArray[np.int32]]:
         """The person ids stored under each key hash of rule ``number``."""
-        lo, hi = self._rule_span[number], self._rule_span[number + 1]
+        stored = stored_rule(number)
+        lo, hi = self._rule_span[stored], self._rule_span[stored + 1]
         table = self._key_hash[lo:hi]
         wanted = np.asarray(hashes, dtype=np.uint64)
         first = np.searchsorted(table, wanted, "left")

@@ -91,10 +91,41 @@ def subject_edges(frame: pl.DataFrame, today: date) -> pl.DataFrame:
         ),
     )
     names = normalize_names(base, "first_name", "middle_name", "last_name")
-    both = normalize_addresses(names, "street", "zip", "city").select(
+    fields = normalize_addresses(names, "street", "zip", "city").select(
         pl.col("row_number").cast(pl.Int64),
         "first_keys",
+        "first_tok",
+        "last_tokens",
         normalize_dob("dob", today=today).cast(pl.Utf8).alias("dob"),
+        "house",
+        "zip5",
+    )
+    return _edges_of_fields(fields)
+
+
+def prepared_edges(prepared: pl.DataFrame) -> pl.DataFrame:
+    """``subject_edges`` of requests already prepared for linkage (``prepare_people``, by ``rid``).
+
+    The linkage's preparation runs the same normalisation with the same ``today``, so the
+    keys are the same; the online path prepares a group's subjects once for both.
+    """
+    fields = prepared.select(
+        pl.col("rid").cast(pl.Int64).alias("row_number"),
+        "first_keys",
+        "first_tok",
+        "last_tokens",
+        pl.col("dob_d").cast(pl.Utf8).alias("dob"),
+        "house",
+        "zip5",
+    )
+    return _edges_of_fields(fields)
+
+
+def _edges_of_fields(fields: pl.DataFrame) -> pl.DataFrame:
+    both = fields.select(
+        "row_number",
+        "first_keys",
+        "dob",
         pl.col("last_tokens").list.min().alias("lmin"),
         pl.col("last_tokens").list.max().alias("lmax"),
         pl.col("first_tok").str.slice(0, 1).alias("finit"),
@@ -287,8 +318,13 @@ def check_budgets(
     frame: pl.DataFrame,
     refused: pl.Series,
     now: datetime,
+    prepared: pl.DataFrame | None = None,
 ) -> BudgetCheck:
-    """Budget refusals for ``frame`` (request rows in row order) whose legal refusal is ``refused``."""
+    """Budget refusals for ``frame`` (request rows in row order) whose legal refusal is ``refused``.
+
+    ``prepared``: the eligible rows already prepared for linkage (``rid`` = row number), whose
+    normalised fields then give the subject keys without normalising the rows again.
+    """
     cap = config.cap_for(agency)
     eligible = frame.filter(refused.is_null().alias("_ok")) if len(refused) else frame
     empty = pl.Series("budget_reason", [None] * frame.height, dtype=pl.Utf8)
@@ -296,7 +332,12 @@ def check_budgets(
         return BudgetCheck(empty, pl.DataFrame())
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     window_start = now - timedelta(days=config.window_days)
-    edges = subject_edges(eligible, now.date()).rename({"row_number": "node"})
+    if prepared is None:
+        edges = subject_edges(eligible, now.date())
+    else:
+        rows = eligible["row_number"].cast(pl.Int64)
+        edges = prepared_edges(prepared.filter(pl.col("rid").cast(pl.Int64).is_in(rows.implode())))
+    edges = edges.rename({"row_number": "node"})
     if eligible.height <= LOOKUP_ROWS:
         in_window = connected_history(conn, agency, window_start, set(edges["key"].to_list()))
         used = answered_since(conn, agency, day_start) if cap else 0

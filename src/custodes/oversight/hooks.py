@@ -51,12 +51,15 @@ class BatchOversight:
         self._suspended_at_start = bool(found)
         return frozenset({self._manifest.legal_basis}) if found else frozenset()
 
-    def screen(self, frame: pl.DataFrame, refused: pl.Series) -> pl.Series:
-        """Query-budget refusals for the rows the legal checks let through."""
+    def screen(
+        self, frame: pl.DataFrame, refused: pl.Series, prepared: pl.DataFrame | None = None
+    ) -> pl.Series:
+        """Query-budget refusals for the rows the legal checks let through (``prepared``: those
+        rows already prepared for linkage, see ``check_budgets``)."""
         with self._engine.connect() as conn:
             self._budget = check_budgets(
                 conn, self._settings.budgets, agency=self._manifest.agency, frame=frame, refused=refused,
-                now=self._now,
+                now=self._now, prepared=prepared,
             )  # fmt: skip
         return self._budget.refusals
 

@@ -497,16 +497,14 @@ class Gateway:
         matcher: OnlineMatcher | None = None,
         prepared: pl.DataFrame | None = None,
     ) -> pl.DataFrame:
+        # ``prepared`` (the legally eligible rows, prepared by ``decide_batch``) is given exactly
+        # when the online engine decides
         checked = frame.with_columns(subject_reasons.alias("_refusal"))
         eligible = checked.filter(pl.col("_refusal").is_null()).drop("_refusal")
         requests = eligible.rename({"row_number": "rid"})
-        if matcher is not None and matcher.config == settings.linkage:
+        if matcher is not None and prepared is not None:
             # the online engine: the batch's decisions, without opening and scanning the index
             rids = requests["rid"].cast(pl.Int64)
-            if prepared is None:
-                prepared = prepare_people(
-                    requests.select(pl.col("rid").cast(pl.Int64), *_PERSON_COLUMNS), today=now.date()
-                )
             linked = matcher.decide_prepared(
                 prepared.filter(pl.col("rid").is_in(rids.implode()))
             ).with_columns(pl.col("rid").cast(requests.schema["rid"]))

@@ -24,7 +24,7 @@ import polars as pl
 
 from custodes.errors import StoreError
 from custodes.link.comparisons import ALL_LEVELS
-from custodes.link.sql import query_frame
+from custodes.link.sql import query_frame, table_names
 
 LevelTable = dict[str, list[float]]
 
@@ -100,7 +100,7 @@ class ModelParameters:
 
 def load_parameters(con: duckdb.DuckDBPyConnection) -> ModelParameters:
     """The model parameters stored in an open matching index (``custodes master load``)."""
-    tables = set(query_frame(con, "SELECT table_name FROM information_schema.tables")["table_name"])
+    tables = table_names(con)
     missing = sorted({"m_probabilities", "u_probabilities", "known_first", "meta"} - tables)
     if missing:
         raise StoreError(

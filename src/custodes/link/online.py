@@ -32,6 +32,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ from custodes.link.features import PAIR_CONTEXT_COLUMNS
 from custodes.link.model import ModelParameters, load_parameters
 from custodes.link.prepare import COMPARABLE_COLUMNS, PERSON_FIELDS, prepare_people
 from custodes.link.pysql import aliases_of, compile_sql, split_conjuncts
-from custodes.link.sql import query_frame
+from custodes.link.sql import query_frame, table_names
 
 ONLINE_FORMAT = 2
 """Version of the online tables' layout; a different version needs a new ``master load``."""
@@ -101,6 +102,7 @@ def _index_side(where: str) -> tuple[str, list[str]]:
     return " AND ".join(index_terms), request_terms
 
 
+@cache
 def stored_rule(number: int) -> int:
     """The rule whose online keys rule ``number`` reads: the first with the same index side.
 
@@ -178,8 +180,7 @@ def write_online_tables(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _has_online_meta(con: duckdb.DuckDBPyConnection) -> bool:
-    tables = {row[0] for row in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()}
-    return "online_meta" in tables
+    return "online_meta" in table_names(con)
 
 
 def has_online_tables(index_path: Path) -> bool:

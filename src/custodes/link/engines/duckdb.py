@@ -18,7 +18,7 @@ from custodes.link.decide import decide_outcomes, score_candidates
 from custodes.link.features import pair_levels_sql
 from custodes.link.model import LevelTable, ModelParameters, load_parameters
 from custodes.link.prepare import first_key_rows, name_key_rows, prepare_people, surname_rows
-from custodes.link.sql import query_frame
+from custodes.link.sql import query_frame, table_names
 
 Progress = Callable[[str], None]
 
@@ -71,8 +71,7 @@ class DuckDBLinker:
         self._con = duckdb.connect(str(index_path), read_only=True)
         try:
             self._con.execute("SELECT 1 FROM persons LIMIT 1").fetchall()
-            listed = self._con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
-            tables = {row[0] for row in listed}
+            tables = table_names(self._con)
             absent = [f"oversized_{rule.name}" for rule in RULES if f"oversized_{rule.name}" not in tables]
             if absent:
                 raise StoreError(

@@ -234,3 +234,63 @@ def test_keys_from_the_linkage_preparation_equal_the_keys_from_the_request_rows(
     via_prepared = prepared_edges(prepare_people(people, today=NOW.date())).sort("row_number", "key")
     assert via_rows.height > 3 * frame.height
     assert via_rows.equals(via_prepared)
+
+
+def test_keys_on_python_values_equal_the_keys_of_the_frame_pipeline(tmp_path: Path) -> None:
+    # groups of up to SMALL_ROWS rows derive their keys on Python values; the polars pipeline
+    # is the definition, held here on every hard synth category, names without tokens included
+    from custodes.contract import read_requests
+    from custodes.link.prepare import prepare_people
+    from custodes.oversight import budgets
+    from custodes.synth import generate
+
+    data = tmp_path / "synth"
+    generate(3000, 1500, 12, data, "csv")
+    frame = read_requests(data / "requests.csv")
+    people = frame.select(
+        pl.col("row_number").cast(pl.Int64).alias("rid"),
+        "first_name", "middle_name", "last_name", "dob", "street", "city", "state", "zip", "tin",
+    )  # fmt: skip
+    prepared = prepare_people(people, today=NOW.date())
+    assert prepared.height > budgets.SMALL_ROWS
+    whole = budgets.prepared_edges(prepared).sort("row_number", "key")
+    step = budgets.SMALL_ROWS
+    pieces = [budgets.prepared_edges(prepared.slice(i, step)) for i in range(0, prepared.height, step)]
+    small = pl.concat(pieces).sort("row_number", "key")
+    assert whole.height > 3 * frame.height
+    assert small.equals(whole)
+    # the row-by-row path keeps the pipeline's order too: keys per first name, then per row
+    first = prepared.slice(0, step)
+    fields = first.select(
+        pl.col("rid").cast(pl.Int64).alias("row_number"), "first_keys", "first_tok", "last_tokens",
+        pl.col("dob_d").cast(pl.Utf8).alias("dob"), "house", "zip5",
+    )  # fmt: skip
+    by_values = budgets._edges_of_values(fields)
+    by_frame = budgets._edges_of_frame(fields)
+    assert by_values.schema == by_frame.schema
+    assert by_values.sort("row_number", "key").equals(by_frame.sort("row_number", "key"))
+
+
+def test_components_on_python_values_equal_the_label_propagation(monkeypatch: pytest.MonkeyPatch) -> None:
+    # small graphs take the union-find path; the polars label propagation is the definition
+    import random
+
+    from custodes.oversight import budgets
+
+    rng = random.Random(7)
+    merged = 0
+    for _ in range(200):
+        n_nodes = rng.randint(1, 40)
+        nodes = pl.Series("node", rng.sample(range(1000), n_nodes), dtype=pl.Int64)
+        pairs = [
+            (rng.choice(nodes.to_list()), rng.randint(-5, rng.randint(1, 60)))
+            for _ in range(rng.randint(0, 80))
+        ]
+        edges = pl.DataFrame(pairs, schema={"node": pl.Int64, "key": pl.Int64}, orient="row")
+        by_values = budgets.components(edges, nodes)
+        with monkeypatch.context() as patch:
+            patch.setattr(budgets, "SMALL_EDGES", -1)
+            by_frame = budgets.components(edges, nodes)
+        assert by_values.equals(by_frame)
+        merged += by_values["subject"].n_unique() < n_nodes
+    assert merged > 50  # most graphs merged some nodes

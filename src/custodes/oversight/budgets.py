@@ -121,7 +121,67 @@ def prepared_edges(prepared: pl.DataFrame) -> pl.DataFrame:
     return _edges_of_fields(fields)
 
 
+SMALL_ROWS = 64
+"""Up to this many rows (an online group), the keys are derived on Python values: a polars
+pipeline's fixed cost is some 17 ms, whatever the rows. ``_edges_of_frame`` is the definition;
+``tests/oversight/test_budgets.py`` holds the two equal on every hard synth category."""
+
+_MASK = (1 << 64) - 1
+
+
 def _edges_of_fields(fields: pl.DataFrame) -> pl.DataFrame:
+    if fields.height <= SMALL_ROWS:
+        return _edges_of_values(fields)
+    return _edges_of_frame(fields)
+
+
+def _blake64(value: str | None) -> int | None:
+    if value is None:
+        return None
+    return int.from_bytes(hashlib.blake2b(value.encode("utf-8"), digest_size=8).digest(), "big")
+
+
+def _facet_value(tag: int, *hashes: int | None) -> int | None:
+    key = tag
+    for h in hashes:
+        if h is None:
+            return None
+        key = (key * _MIX + h) & _MASK
+    return key - (1 << 64) if key >= 1 << 63 else key
+
+
+def _edges_of_values(fields: pl.DataFrame) -> pl.DataFrame:
+    """``_edges_of_frame`` computed row by row on Python values (same keys, same order)."""
+    per_first: list[tuple[int, int | None]] = []
+    per_row: list[tuple[int, int | None]] = []
+    for row in fields.iter_rows(named=True):
+        number = row["row_number"]
+        last = [t for t in (row["last_tokens"] or ()) if t is not None]
+        lmin, lmax = (min(last), max(last)) if last else (None, None)
+        first_tok = row["first_tok"]
+        house, zip5 = row["house"], row["zip5"]
+        addr = None if house is None or zip5 is None else f"{house}{_SEP}{zip5}"
+        pf, plmin, plmax = (None if v is None else phonetic(v) or None for v in (first_tok, lmin, lmax))
+        h_dob, h_lmin, h_lmax, h_addr = (_blake64(v) for v in (row["dob"], lmin, lmax, addr))
+        for first_key in row["first_keys"] or ():
+            if first_key is None:
+                continue
+            fk = _blake64(first_key)
+            per_first.extend(
+                (number, _facet_value(tag, fk, h_last, h_other))
+                for tag, h_last, h_other in (
+                    (1, h_lmin, h_dob), (2, h_lmax, h_dob), (3, h_lmin, h_addr), (4, h_lmax, h_addr)
+                )
+            )  # fmt: skip
+        finit = None if first_tok is None else first_tok[:1]
+        per_row.append((number, _facet_value(5, _blake64(finit), h_dob, h_addr)))
+        per_row.append((number, _facet_value(6, _blake64(pf), _blake64(plmin), h_dob)))
+        per_row.append((number, _facet_value(7, _blake64(pf), _blake64(plmax), h_dob)))
+    edges = [(n, k) for n, k in dict.fromkeys(per_first + per_row) if k is not None]
+    return pl.DataFrame(edges, schema={"row_number": pl.Int64, "key": pl.Int64}, orient="row")
+
+
+def _edges_of_frame(fields: pl.DataFrame) -> pl.DataFrame:
     both = fields.select(
         "row_number",
         "first_keys",
@@ -169,7 +229,11 @@ def components(edges: pl.DataFrame, nodes: pl.Series) -> pl.DataFrame:
 
     The subject is the smallest node of the component. Label propagation: each key takes
     the smallest label among its nodes, each node the smallest among its keys, until stable.
+    Small graphs (an online group's) are labelled on Python values by ``_components_of_values``,
+    held equal to this definition by ``tests/oversight/test_budgets.py``.
     """
+    if edges.height <= SMALL_EDGES:
+        return _components_of_values(edges, nodes)
     all_nodes = pl.DataFrame({"node": nodes.cast(pl.Int64)})
     # a key held by one node links nothing: propagate only over keys that nodes share
     edges = edges.unique().filter(pl.col("key").is_duplicated())
@@ -192,6 +256,35 @@ def components(edges: pl.DataFrame, nodes: pl.Series) -> pl.DataFrame:
                 .sort("node")
             )
         labels = updated
+
+
+SMALL_EDGES = 4_096
+"""Up to this many edges, ``components`` labels on Python values (union-find)."""
+
+
+def _components_of_values(edges: pl.DataFrame, nodes: pl.Series) -> pl.DataFrame:
+    """``components`` by union-find: each component's label is its smallest node."""
+    parent: dict[int, int] = {}
+
+    def root(n: int) -> int:
+        while (p := parent.setdefault(n, n)) != n:
+            parent[n] = parent.setdefault(p, p)  # path halving
+            n = parent[n]
+        return n
+
+    holder: dict[int, int] = {}
+    for node, key in edges.iter_rows():
+        if key in holder:
+            a, b = root(holder[key]), root(node)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+        else:
+            holder[key] = node
+    ordered = sorted(nodes.cast(pl.Int64).to_list())
+    return pl.DataFrame(
+        {"node": ordered, "subject": [root(n) if n in parent else n for n in ordered]},
+        schema={"node": pl.Int64, "subject": pl.Int64},
+    )
 
 
 @dataclass(frozen=True)

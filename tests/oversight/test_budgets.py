@@ -215,21 +215,28 @@ def test_migration_0005_indexes_the_keys_of_stored_queries(store_url: str) -> No
     assert sorted(keys) == [(-7, "OLD-1"), (5, "OLD-1"), (9223372036854775807, "OLD-1")]
 
 
-def test_keys_from_the_linkage_preparation_equal_the_keys_from_the_request_rows(tmp_path: Path) -> None:
-    # the online path prepares its subjects once for the budgets and the matcher: the keys
-    # must not depend on which of the two normalised them (synth covers every hard category)
+def _synth_requests(tmp_path: Path, seed: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """A 3,000-request synth batch (every hard category): its rows, and its people by ``rid``."""
     from custodes.contract import read_requests
-    from custodes.link.prepare import prepare_people
-    from custodes.oversight.budgets import prepared_edges
     from custodes.synth import generate
 
     data = tmp_path / "synth"
-    generate(3000, 1500, 11, data, "csv")
+    generate(3000, 1500, seed, data, "csv")
     frame = read_requests(data / "requests.csv")
     people = frame.select(
         pl.col("row_number").cast(pl.Int64).alias("rid"),
         "first_name", "middle_name", "last_name", "dob", "street", "city", "state", "zip", "tin",
     )  # fmt: skip
+    return frame, people
+
+
+def test_keys_from_the_linkage_preparation_equal_the_keys_from_the_request_rows(tmp_path: Path) -> None:
+    # the online path prepares its subjects once for the budgets and the matcher: the keys
+    # must not depend on which of the two normalised them (synth covers every hard category)
+    from custodes.link.prepare import prepare_people
+    from custodes.oversight.budgets import prepared_edges
+
+    frame, people = _synth_requests(tmp_path, 11)
     via_rows = subject_edges(frame, NOW.date()).sort("row_number", "key")
     via_prepared = prepared_edges(prepare_people(people, today=NOW.date())).sort("row_number", "key")
     assert via_rows.height > 3 * frame.height
@@ -239,18 +246,10 @@ def test_keys_from_the_linkage_preparation_equal_the_keys_from_the_request_rows(
 def test_keys_on_python_values_equal_the_keys_of_the_frame_pipeline(tmp_path: Path) -> None:
     # groups of up to SMALL_ROWS rows derive their keys on Python values; the polars pipeline
     # is the definition, held here on every hard synth category, names without tokens included
-    from custodes.contract import read_requests
     from custodes.link.prepare import prepare_people
     from custodes.oversight import budgets
-    from custodes.synth import generate
 
-    data = tmp_path / "synth"
-    generate(3000, 1500, 12, data, "csv")
-    frame = read_requests(data / "requests.csv")
-    people = frame.select(
-        pl.col("row_number").cast(pl.Int64).alias("rid"),
-        "first_name", "middle_name", "last_name", "dob", "street", "city", "state", "zip", "tin",
-    )  # fmt: skip
+    frame, people = _synth_requests(tmp_path, 12)
     prepared = prepare_people(people, today=NOW.date())
     assert prepared.height > budgets.SMALL_ROWS
     whole = budgets.prepared_edges(prepared).sort("row_number", "key")
@@ -258,17 +257,8 @@ def test_keys_on_python_values_equal_the_keys_of_the_frame_pipeline(tmp_path: Pa
     pieces = [budgets.prepared_edges(prepared.slice(i, step)) for i in range(0, prepared.height, step)]
     small = pl.concat(pieces).sort("row_number", "key")
     assert whole.height > 3 * frame.height
+    assert small.schema == whole.schema
     assert small.equals(whole)
-    # the row-by-row path keeps the pipeline's order too: keys per first name, then per row
-    first = prepared.slice(0, step)
-    fields = first.select(
-        pl.col("rid").cast(pl.Int64).alias("row_number"), "first_keys", "first_tok", "last_tokens",
-        pl.col("dob_d").cast(pl.Utf8).alias("dob"), "house", "zip5",
-    )  # fmt: skip
-    by_values = budgets._edges_of_values(fields)
-    by_frame = budgets._edges_of_frame(fields)
-    assert by_values.schema == by_frame.schema
-    assert by_values.sort("row_number", "key").equals(by_frame.sort("row_number", "key"))
 
 
 def test_components_on_python_values_equal_the_label_propagation(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -52,12 +52,16 @@ _MIX = 0x9E3779B97F4A7C15
 """An odd 64-bit multiplier: facet keys combine their fields' hashes as a polynomial mod 2**64."""
 
 
+def _blake64(value: str | None) -> int | None:
+    """Unsigned 64-bit BLAKE2b of ``value`` (None for None): the one hash of every facet field."""
+    if value is None:
+        return None
+    return int.from_bytes(hashlib.blake2b(value.encode("utf-8"), digest_size=8).digest(), "big")
+
+
 def _hash64(values: pl.Series) -> pl.Series:
     """Unsigned 64-bit BLAKE2b of each distinct string (stable across runs and versions)."""
-    distinct = values.unique().drop_nulls().to_list()
-    table = {
-        v: int.from_bytes(hashlib.blake2b(v.encode("utf-8"), digest_size=8).digest(), "big") for v in distinct
-    }
+    table = {v: _blake64(v) for v in values.unique().drop_nulls().to_list()}
     return values.replace_strict(table, default=None, return_dtype=pl.UInt64)
 
 
@@ -135,12 +139,6 @@ def _edges_of_fields(fields: pl.DataFrame) -> pl.DataFrame:
     return _edges_of_frame(fields)
 
 
-def _blake64(value: str | None) -> int | None:
-    if value is None:
-        return None
-    return int.from_bytes(hashlib.blake2b(value.encode("utf-8"), digest_size=8).digest(), "big")
-
-
 def _facet_value(tag: int, *hashes: int | None) -> int | None:
     key = tag
     for h in hashes:
@@ -151,7 +149,7 @@ def _facet_value(tag: int, *hashes: int | None) -> int | None:
 
 
 def _edges_of_values(fields: pl.DataFrame) -> pl.DataFrame:
-    """``_edges_of_frame`` computed row by row on Python values (same keys, same order)."""
+    """``_edges_of_frame`` computed row by row on Python values (the same set of edges)."""
     per_first: list[tuple[int, int | None]] = []
     per_row: list[tuple[int, int | None]] = []
     for row in fields.iter_rows(named=True):

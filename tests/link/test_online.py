@@ -23,7 +23,7 @@ from custodes.config import LinkageConfig
 from custodes.contract import read_master, read_requests
 from custodes.errors import StoreError
 from custodes.link import DuckDBLinker, LinkResult, build_index
-from custodes.link.online import OnlineMatcher, key_hash
+from custodes.link.online import CANARY_KEY, KeyHasher, OnlineMatcher, canary_hash, key_hash_sql
 from custodes.link.prepare import prepare_people
 from custodes.synth import generate
 from tests.link.conftest import REQUEST_COLUMNS, TODAY, request_frame
@@ -186,13 +186,38 @@ def test_an_index_without_online_tables_says_to_load_the_master_again(
         OnlineMatcher(tmp_path / "missing.duckdb", LinkageConfig())
 
 
-def test_key_hashes_match_duckdbs_md5_of_the_same_text() -> None:
+def test_request_keys_hash_as_the_index_side_hashes_typed_columns() -> None:
+    # the index side casts its typed columns (DATE, INTEGER, VARCHAR) to VARCHAR in SQL;
+    # the request side sends Python values: both must give the same 64-bit hash
     con = duckdb.connect()
-    (expected,) = con.execute(
-        "SELECT md5_number_lower(concat_ws(chr(31), CAST(DATE '1980-01-02' AS VARCHAR), "
-        "CAST(1980 AS VARCHAR), 'GARCIA'))"
-    ).fetchall()[0]
-    assert key_hash([date(1980, 1, 2), 1980, "GARCIA"]) == expected
+    con.execute("CREATE TABLE m (d DATE, y INTEGER, s VARCHAR)")
+    con.execute(
+        "INSERT INTO m VALUES (DATE '1980-01-02', 1980, 'GARCIA'), (DATE '2001-12-31', 7, 'O''NEIL-MUÑOZ')"
+    )
+    index_side = [
+        h
+        for (h,) in con.execute(f"SELECT {key_hash_sql(['d', 'y', 's'])} FROM m ORDER BY y DESC").fetchall()
+    ]
+    two = [h for (h,) in con.execute(f"SELECT {key_hash_sql(['s', 'd'])} FROM m ORDER BY y DESC").fetchall()]
+    hasher = KeyHasher()
+    keys = [[date(1980, 1, 2), 1980, "GARCIA"], [date(2001, 12, 31), 7, "O'NEIL-MUÑOZ"]]
+    assert hasher.hashes(keys) == index_side
+    assert hasher.hashes([[k[2], k[0]] for k in keys]) == two
+    assert len({*index_side, *two}) == 4  # the parts' order and count matter
+    assert hasher.hashes([CANARY_KEY]) == [canary_hash(con)]
+    assert hasher.hashes([]) == []
+    with pytest.raises(ValueError, match="at most 3"):
+        hasher.hashes([[1, 2, 3, 4]])
+
+
+def test_an_index_hashed_by_another_duckdb_hash_function_is_refused(index_path: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other.duckdb"
+    other.write_bytes(index_path.read_bytes())
+    con = duckdb.connect(str(other))
+    con.execute("UPDATE online_meta SET canary = canary + 1")
+    con.close()
+    with pytest.raises(StoreError, match="hash function differs"):
+        OnlineMatcher(other, LinkageConfig())
 
 
 def test_a_single_subject_is_decided_in_milliseconds(synth: Synth, matcher: OnlineMatcher) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -57,9 +58,11 @@ from custodes.oversight.hooks import BatchOversight
 from custodes.store import connect, upgrade
 from custodes.store.engine import current_revision, head_revision
 from custodes.store.records import (
+    NewBatch,
     batch_exists,
     complete_batch,
     record_batch,
+    record_batches,
     record_master_load,
     registered_agencies,
 )
@@ -336,37 +339,50 @@ class Gateway:
         self, conn: Connection, requests: Sequence[OnlineRequest], part: _DecidedPart
     ) -> list[tuple[Mapping[str, object], DecisionColumns]]:
         """Store each subject of a decided part as its own one-row batch; returns the ledger seals."""
-        sealed: list[tuple[Mapping[str, object], DecisionColumns]] = []
         completed = datetime.now(UTC)
-        for offset, request in enumerate(requests):
+        heads = []
+        for request in requests:
             basis = request.basis
             canonical = json.dumps(
                 dict(request.subject), sort_keys=True, separators=(",", ":"), ensure_ascii=False
             )
-            decisions = part.decisions.slice(offset, 1)
-            record_batch(
-                conn,
-                batch_id=basis.batch_id,
-                agency=basis.agency,
-                legal_basis=basis.legal_basis,
-                manifest_json=json.dumps(basis.raw, sort_keys=True),
-                manifest_sha256=basis.sha256,
-                requests_sha256=hashlib.sha256(canonical.encode()).hexdigest(),
-                request_rows=part.frame.slice(offset, 1).with_columns(
-                    pl.lit(1, pl.Int64).alias("row_number")
-                ),
-                decision_rows=decisions,
-                batch_reason=part.batch_reason,
-                received_at=request.now,
-                completed_at=completed,
-                status="released",
-                workflow=request.recorded_as,
+            heads.append(
+                NewBatch(
+                    batch_id=basis.batch_id,
+                    agency=basis.agency,
+                    legal_basis=basis.legal_basis,
+                    manifest_json=json.dumps(basis.raw, sort_keys=True),
+                    manifest_sha256=basis.sha256,
+                    requests_sha256=hashlib.sha256(canonical.encode()).hexdigest(),
+                    record_count=1,
+                    batch_reason=part.batch_reason,
+                    received_at=request.now,
+                    completed_at=completed,
+                    status="released",
+                    workflow=request.recorded_as,
+                )
             )
+        # row i of the part is row 1 of batch i
+        owner = pl.int_range(pl.len(), dtype=pl.Int64).alias("owner")
+        record_batches(
+            conn,
+            heads,
+            part.frame.with_columns(pl.lit(1, pl.Int64).alias("row_number"), owner),
+            part.decisions.with_columns(owner),
+        )
+        columns = {
+            name: part.decisions.get_column(name).to_list()
+            for name in ("request_id", "outcome", "reason", "response_sha256", "tin")
+        }
+        sealed: list[tuple[Mapping[str, object], DecisionColumns]] = []
+        for offset, request in enumerate(requests):
+            basis = request.basis
             entry = {
                 **self._batch_entry(basis, part.batch_reason, request.now),
                 **part.oversight.ledger_fields(),
             }
-            sealed.append((entry, self._entries(basis, decisions, request.now)))
+            row = {name: values[offset : offset + 1] for name, values in columns.items()}
+            sealed.append((entry, self._entry_columns(basis, row, request.now)))
         part.oversight.record_parts(conn, [(r.basis, offset + 1) for offset, r in enumerate(requests)])
         return sealed
 
@@ -690,17 +706,27 @@ class Gateway:
 
     @staticmethod
     def _entries(manifest: Manifest, decisions: pl.DataFrame, now: datetime) -> DecisionColumns:
+        columns = {
+            name: decisions.get_column(name).to_list()
+            for name in ("request_id", "outcome", "reason", "response_sha256", "tin")
+        }
+        return Gateway._entry_columns(manifest, columns, now)
+
+    @staticmethod
+    def _entry_columns(
+        manifest: Manifest, columns: Mapping[str, list[Any]], now: datetime
+    ) -> DecisionColumns:
         return DecisionColumns(
             batch_id=manifest.batch_id,
             agency=manifest.agency,
             basis=manifest.legal_basis,
             profile=manifest.disclosure_profile,
             at=now,
-            request_ids=decisions.get_column("request_id").to_list(),
-            outcomes=decisions.get_column("outcome").to_list(),
-            reasons=decisions.get_column("reason").to_list(),
-            disclosed_sha256=decisions.get_column("response_sha256").to_list(),
-            tins=decisions.get_column("tin").to_list(),
+            request_ids=columns["request_id"],
+            outcomes=columns["outcome"],
+            reasons=columns["reason"],
+            disclosed_sha256=columns["response_sha256"],
+            tins=columns["tin"],
         )
 
 

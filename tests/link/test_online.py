@@ -195,8 +195,7 @@ def test_request_keys_hash_as_the_index_side_hashes_typed_columns() -> None:
         "INSERT INTO m VALUES (DATE '1980-01-02', 1980, 'GARCIA'), (DATE '2001-12-31', 7, 'O''NEIL-MUÑOZ')"
     )
     index_side = [
-        h
-        for (h,) in con.execute(f"SELECT {key_hash_sql(['d', 'y', 's'])} FROM m ORDER BY y DESC").fetchall()
+        h for (h,) in con.execute(f"SELECT {key_hash_sql(['d', 'y', 's'])} FROM m ORDER BY y DESC").fetchall()
     ]
     two = [h for (h,) in con.execute(f"SELECT {key_hash_sql(['s', 'd'])} FROM m ORDER BY y DESC").fetchall()]
     hasher = KeyHasher()

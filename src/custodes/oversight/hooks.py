@@ -21,7 +21,7 @@ from custodes.oversight.policy import (
     current_master_sha256,
     policy_document,
     policy_version,
-    record_batch_policy,
+    record_batch_policies,
     register_policy,
 )
 from custodes.oversight.suspension import HELD_STATUS, UNRELEASED_STATUSES, active_suspensions
@@ -85,15 +85,14 @@ class BatchOversight:
             if self._suspended_at_start
             else active_suspensions(conn, self._manifest.agency, self._manifest.legal_basis)
         )
-        for manifest, _ in parts:
-            record_batch_policy(
-                conn,
-                agency=manifest.agency,
-                batch_id=manifest.batch_id,
-                version=self.policy_version,
-                master_sha256=master,
-            )
-            if late and self._settings.oversight.hold_unreleased:
+        record_batch_policies(
+            conn,
+            [(m.agency, m.batch_id) for m, _ in parts],
+            version=self.policy_version,
+            master_sha256=master,
+        )
+        if late and self._settings.oversight.hold_unreleased:
+            for manifest, _ in parts:
                 self._hold(conn, manifest, late[0].id)
         if self._budget is None:
             return

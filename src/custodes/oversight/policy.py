@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
+from collections.abc import Sequence
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -129,15 +130,19 @@ def current_master_sha256(conn: Connection) -> str | None:
     return None if row is None else str(row[0])
 
 
-def record_batch_policy(
-    conn: Connection, *, agency: str, batch_id: str, version: str, master_sha256: str | None
+def record_batch_policies(
+    conn: Connection, batches: Sequence[tuple[str, str]], *, version: str, master_sha256: str | None
 ) -> None:
-    """Note which policy and master file decided a batch (inside the batch's transaction)."""
-    conn.execute(
-        insert(batch_policies).values(
-            agency=agency, batch_id=batch_id, policy_version=version, master_sha256=master_sha256
+    """Note which policy and master file decided these batches, each (agency, batch_id), in one
+    statement inside the batches' transaction."""
+    if batches:
+        conn.execute(
+            insert(batch_policies),
+            [
+                {"agency": a, "batch_id": b, "policy_version": version, "master_sha256": master_sha256}
+                for a, b in batches
+            ],
         )
-    )
 
 
 def batch_policy(conn: Connection, agency: str, batch_id: str) -> tuple[str, str | None] | None:

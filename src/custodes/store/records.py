@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import polars as pl
@@ -24,6 +25,41 @@ def batch_exists(conn: Connection, agency: str, batch_id: str) -> bool:
         select(batches.c.id).where(batches.c.agency == agency, batches.c.batch_id == batch_id)
     ).first()
     return found is not None
+
+
+@dataclass(frozen=True)
+class NewBatch:
+    """The batch row of a batch being stored (its request rows and decisions go alongside)."""
+
+    batch_id: str
+    agency: str
+    legal_basis: str
+    manifest_json: str
+    manifest_sha256: str
+    requests_sha256: str
+    record_count: int
+    batch_reason: str | None
+    received_at: datetime
+    completed_at: datetime
+    status: str = "decided"
+    workflow: Mapping[str, object] | None = None
+    """The service's columns of the batch row (``submitted_by``, ...)."""
+
+    def values(self) -> dict[str, object]:
+        return {
+            "batch_id": self.batch_id,
+            "agency": self.agency,
+            "legal_basis": self.legal_basis,
+            "status": self.status,
+            "manifest_json": self.manifest_json,
+            "manifest_sha256": self.manifest_sha256,
+            "requests_sha256": self.requests_sha256,
+            "record_count": self.record_count,
+            "batch_reason": self.batch_reason,
+            "received_at": self.received_at,
+            "completed_at": self.completed_at,
+            **(self.workflow or {}),
+        }
 
 
 def record_batch(
@@ -48,26 +84,58 @@ def record_batch(
     Runs inside the caller's transaction, so the batch is stored whole or not at all.
     ``workflow`` sets the service's columns of the batch row (``submitted_by``, ...).
     """
-    pk = conn.execute(
-        insert(batches).values(
-            batch_id=batch_id,
-            agency=agency,
-            legal_basis=legal_basis,
-            status=status,
-            manifest_json=manifest_json,
-            manifest_sha256=manifest_sha256,
-            requests_sha256=requests_sha256,
-            record_count=request_rows.height,
-            batch_reason=batch_reason,
-            received_at=received_at,
-            completed_at=completed_at,
-            **(workflow or {}),
-        )
-    ).inserted_primary_key
-    assert pk is not None
-    batch_pk = int(pk[0])
-    _insert_rows(conn, batch_pk, request_rows, decision_rows)
+    head = NewBatch(
+        batch_id=batch_id, agency=agency, legal_basis=legal_basis, manifest_json=manifest_json,
+        manifest_sha256=manifest_sha256, requests_sha256=requests_sha256,
+        record_count=request_rows.height, batch_reason=batch_reason, received_at=received_at,
+        completed_at=completed_at, status=status, workflow=workflow,
+    )  # fmt: skip
+    (batch_pk,) = _insert_heads(conn, [head])
+    key = pl.lit(batch_pk, pl.Int64)
+    _insert_rows(conn, request_rows, decision_rows, key, key)
     return batch_pk
+
+
+def record_batches(
+    conn: Connection, heads: Sequence[NewBatch], request_rows: pl.DataFrame, decision_rows: pl.DataFrame
+) -> list[int]:
+    """Insert several batches at once, as ``record_batch`` would one after another; returns their keys.
+
+    Both frames carry an ``owner`` column: the position in ``heads`` of the batch the row
+    belongs to. One statement per table, whatever the number of batches: the service stores
+    each online verification as its own batch, and the verifications that arrive together
+    are stored together. Runs inside the caller's transaction.
+    """
+    if not heads:
+        return []
+    pks = _insert_heads(conn, heads)
+    keys = pl.Series("batch_pk", pks, dtype=pl.Int64)
+    _insert_rows(
+        conn,
+        request_rows.drop("owner"),
+        decision_rows.drop("owner"),
+        pl.lit(keys.gather(request_rows["owner"])),
+        pl.lit(keys.gather(decision_rows["owner"])),
+    )
+    return pks
+
+
+def _insert_heads(conn: Connection, heads: Sequence[NewBatch]) -> list[int]:
+    """Insert batch rows; returns their primary keys in the order of ``heads``."""
+    values = [h.values() for h in heads]
+    pks: list[int | None] = [None] * len(values)
+    # one executemany per set of columns given (the workflow columns differ between callers)
+    shapes: dict[frozenset[str], list[int]] = {}
+    for i, row in enumerate(values):
+        shapes.setdefault(frozenset(row), []).append(i)
+    for members in shapes.values():
+        returned = conn.execute(
+            insert(batches).returning(batches.c.id, sort_by_parameter_order=True),
+            [values[i] for i in members],
+        ).scalars()
+        for i, pk in zip(members, returned, strict=True):
+            pks[i] = int(pk)
+    return [pk for pk in pks if pk is not None]
 
 
 def complete_batch(
@@ -98,18 +166,24 @@ def complete_batch(
     )
     if done.rowcount != 1:
         raise StoreError(f"batch {batch_pk} is no longer being processed by this worker; nothing was stored")
-    _insert_rows(conn, batch_pk, request_rows, decision_rows)
+    key = pl.lit(batch_pk, pl.Int64)
+    _insert_rows(conn, request_rows, decision_rows, key, key)
 
 
 def _insert_rows(
-    conn: Connection, batch_pk: int, request_rows: pl.DataFrame, decision_rows: pl.DataFrame
+    conn: Connection,
+    request_rows: pl.DataFrame,
+    decision_rows: pl.DataFrame,
+    request_key: pl.Expr,
+    decision_key: pl.Expr,
 ) -> None:
+    """Insert request rows and decisions, each under the batch key its expression gives."""
     rows = request_rows.select(
-        pl.lit(batch_pk).alias("batch_pk"), pl.col("row_number").cast(pl.Int64), *REQUEST_FIELDS
+        request_key.alias("batch_pk"), pl.col("row_number").cast(pl.Int64), *REQUEST_FIELDS
     )
     bulk_insert(conn, requests, rows)
     dec = decision_rows.select(
-        pl.lit(batch_pk).alias("batch_pk"),
+        decision_key.alias("batch_pk"),
         "request_id",
         "outcome",
         "reason",

@@ -170,16 +170,23 @@ class DuckDBLinker:
         prepared = prepare_people(requests, today=today)
         parts = range(0, prepared.height, LINK_CHUNK)
         # one message whatever the number of parts: the caller's bar counts stages
-        say(f"finding candidates and comparing fields ({max(len(parts), 1)} part(s))")
-        levels_parts = [self.candidate_levels(prepared.slice(start, LINK_CHUNK)) for start in parts]
-        levels = (
-            pl.concat(levels_parts, how="vertical_relaxed")
-            if levels_parts
-            else self.candidate_levels(prepared)
-        )
+        say(f"finding candidates, comparing fields, scoring and deciding ({max(len(parts), 1)} part(s))")
         params = self.parameters
         prior = self._config.prior_on_file
-        say("scoring and deciding")
-        scored = score_candidates(levels, params.m, params.u, taxpayers=params.taxpayers, prior=prior)
-        decisions = decide_outcomes(scored, requests.get_column("rid"), self._config)
-        return LinkResult(decisions=decisions, candidates=levels.height, m=params.m, u=params.u, prior=prior)
+        # each part is scored and decided as soon as it is compared, and only its decisions
+        # are kept: at 10M persons / 1.28M requests, holding every part's candidate levels
+        # until the end took verify past 24 GiB
+        decided: list[pl.DataFrame] = []
+        candidates = 0
+        for start in parts or range(1):
+            part = prepared.slice(start, LINK_CHUNK)
+            levels = self.candidate_levels(part)
+            candidates += levels.height
+            scored = score_candidates(levels, params.m, params.u, taxpayers=params.taxpayers, prior=prior)
+            del levels
+            decided.append(decide_outcomes(scored, part.get_column("rid"), self._config))
+            del scored
+        say("collecting the decisions")
+        everyone = requests.select("rid")
+        decisions = everyone.join(pl.concat(decided), on="rid", how="left", maintain_order="left")
+        return LinkResult(decisions=decisions, candidates=candidates, m=params.m, u=params.u, prior=prior)

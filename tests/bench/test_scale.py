@@ -30,6 +30,12 @@ def test_recall_floor_reads_the_1m_result(tmp_path: Path) -> None:
     floor, source = recall_floor(tmp_path)
     assert floor == 0.93
     assert source.endswith("pipeline-1000000-100000-s1.json")
+    # the side-by-side linkage run at 1M is preferred: it is the figure issue 3 reports
+    linkage = {"quality": {"recall": 0.9794}}
+    (tmp_path / "linkage-1000000-100000-s1-synth-custodes.json").write_text(json.dumps(linkage))
+    floor, source = recall_floor(tmp_path)
+    assert floor == 0.9594
+    assert source.endswith("linkage-1000000-100000-s1-synth-custodes.json")
 
 
 def test_table_sums_load_and_verify() -> None:

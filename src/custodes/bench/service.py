@@ -137,9 +137,14 @@ async def _load(  # noqa: PLR0917 - the run's parameters
 
         async def send(i: int, since: float) -> None:
             subject = {**subjects[i % len(subjects)], "request_id": f"B{i}"}
-            response = await client.post(
-                "/v1/verifications", json={"standing_basis": BASIS, "subject": subject}
-            )
+            try:
+                response = await client.post(
+                    "/v1/verifications", json={"standing_basis": BASIS, "subject": subject}
+                )
+            except httpx.TransportError as exc:
+                # counted, not retried: a retry would be a second verification of the subject
+                run.outcomes[f"transport_error_{type(exc).__name__}"] += 1
+                return
             done = time.perf_counter()
             if since >= measure_from:
                 run.latencies.append(done - since)
@@ -198,11 +203,14 @@ def run_service_bench(  # noqa: PLR0917 - the positional signature the CLI calls
     prepare_seconds = time.perf_counter() - prepared_at
     port = _free_port()
     load_before = os.getloadavg()[0]
+    # the server's own output goes to a log beside its store: a crash under load says why there
+    server_log = Path(env["CUSTODES_HOME"]) / "server.log"
+    log_file = server_log.open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "custodes", "serve", "--host", "127.0.0.1", "--port", str(port)],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log_file,
+        stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -216,9 +224,12 @@ def run_service_bench(  # noqa: PLR0917 - the positional signature the CLI calls
         else:
             raise RuntimeError("custodes serve did not start within 60 s")
         run = asyncio.run(_load(base, key, subjects, clients, seconds, warmup, rate, server.pid))
+        if server.poll() is not None:
+            raise RuntimeError(f"custodes serve exited with {server.returncode} during the run; see {server_log}")
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log_file.close()
     ordered = sorted(run.latencies)
     answered = len(ordered)
 

@@ -225,7 +225,8 @@ def run_service_bench(  # noqa: PLR0917 - the positional signature the CLI calls
             raise RuntimeError("custodes serve did not start within 60 s")
         run = asyncio.run(_load(base, key, subjects, clients, seconds, warmup, rate, server.pid))
         if server.poll() is not None:
-            raise RuntimeError(f"custodes serve exited with {server.returncode} during the run; see {server_log}")
+            code = server.returncode
+            raise RuntimeError(f"custodes serve exited with {code} during the run; see {server_log}")
     finally:
         server.terminate()
         server.wait(timeout=30)

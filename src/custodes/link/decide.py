@@ -165,11 +165,91 @@ def score_candidates(
     return scored.with_columns(pl.Series("p", terms / denom))
 
 
+SMALL_SCORED = 512
+"""Up to this many candidate rows, ``decide_outcomes`` runs on Python values (the online
+path's few rows), where each polars operation's fixed cost is most of the work. The frame
+path stays the definition; ``tests/link/test_decide.py`` holds the two equal."""
+
+
 def decide_outcomes(scored: pl.DataFrame, rids: pl.Series, config: LinkageConfig) -> pl.DataFrame:
     """One decision per request id in ``rids``: outcome, reason, tin, probability, status.
 
     ``scored`` comes from ``score_candidates``: sorted by request, best candidate first.
     """
+    if scored.height <= SMALL_SCORED and rids.len() <= SMALL_SCORED:
+        return _decide_values(scored, rids, config)
+    return _decide_frame(scored, rids, config)
+
+
+def _at_least(value: float | None, bound: float) -> bool | None:
+    """Polars' ``value >= bound``: null for null, and true for NaN (polars orders NaN above every number)."""
+    if value is None:
+        return None
+    return math.isnan(value) or value >= bound
+
+
+def _address_status(level: object) -> str:
+    if level == 5:
+        return AddressStatus.CURRENT.value
+    if level == 4:
+        return AddressStatus.PREVIOUS.value
+    return AddressStatus.NOT_ON_FILE.value
+
+
+def _decide_values(scored: pl.DataFrame, rids: pl.Series, config: LinkageConfig) -> pl.DataFrame:
+    """``_decide_frame`` on Python values: the same rule, row by row (three-valued ``eligible``)."""
+    best: dict[object, dict[str, object]] = {}
+    second_w: dict[object, float] = {}
+    plausible: dict[object, int] = {}
+    for row in scored.select("rid", "w", "p", "eligible", "tin", "c_address").iter_rows(named=True):
+        rid = row["rid"]
+        if rid not in best:
+            best[rid] = row
+        elif rid not in second_w:
+            second_w[rid] = row["w"]
+        if _at_least(row["p"], config.plausible_threshold):
+            plausible[rid] = plausible.get(rid, 0) + 1
+    columns: dict[str, list[object]] = {
+        name: [] for name in ("rid", "outcome", "reason", "tin", "match_probability", "address_status")
+    }
+    for rid in rids.to_list():
+        top = best.get(rid)
+        if top is None:
+            values: tuple[object, ...] = (Outcome.NO_MATCH.value, Reason.NO_CANDIDATE.value, None, None, None)
+        else:
+            p = top["p"]
+            lead_ok = rid not in second_w or _at_least(float(top["w"]) - second_w[rid], config.margin)  # type: ignore[arg-type]
+            is_match = top["eligible"] is True and _at_least(p, config.match_threshold) is True and lead_ok  # type: ignore[arg-type]
+            if is_match:
+                values = (
+                    Outcome.MATCH.value,
+                    Reason.MATCHED.value,
+                    top["tin"],
+                    p,
+                    _address_status(top["c_address"]),
+                )
+            elif plausible.get(rid, 0) >= 2:
+                values = (Outcome.AMBIGUOUS.value, Reason.SEVERAL_CANDIDATES.value, None, p, None)
+            else:
+                values = (Outcome.NO_MATCH.value, Reason.BELOW_THRESHOLD.value, None, p, None)
+        columns["rid"].append(rid)
+        for name, value in zip(tuple(columns)[1:], values, strict=True):
+            columns[name].append(value)
+    return pl.DataFrame(
+        columns,
+        schema={
+            "rid": rids.dtype,
+            "outcome": pl.Utf8,
+            "reason": pl.Utf8,
+            "tin": scored.schema["tin"],
+            "match_probability": pl.Float64,
+            "address_status": pl.Utf8,
+        },
+    )
+
+
+def _decide_frame(scored: pl.DataFrame, rids: pl.Series, config: LinkageConfig) -> pl.DataFrame:
+    """The decision rule on frames: the definition, and the batch path's."""
     ranked = scored.with_columns(pl.int_range(pl.len()).over("rid").alias("rank"))
     plausible = ranked.filter(pl.col("p") >= config.plausible_threshold).group_by("rid").len("n_plausible")
     second = ranked.filter(pl.col("rank") == 1).select("rid", pl.col("w").alias("w2"))

@@ -19,7 +19,8 @@ path's definitions and changes only how they are executed:
   executed in Python by ``custodes.link.pysql`` (one definition, two executions).
 - **Decision.** ``score_candidates`` and ``decide_outcomes`` of ``custodes.link.decide``
   themselves run on the request's few candidate rows: the co-resident rivals, the margin
-  and the Jr/Sr rule are the batch's own code.
+  and the Jr/Sr rule are the batch's own code (``decide_outcomes`` executes its rule on
+  Python values for a few rows, held equal to the frame rule by tests).
 
 **Model parameters.** m, u, the taxpayer count (``custodes.link.model.load_parameters``),
 the known given names and the term frequencies all come from the index, exactly as the

@@ -370,10 +370,7 @@ class Gateway:
             part.frame.with_columns(pl.lit(1, pl.Int64).alias("row_number"), owner),
             part.decisions.with_columns(owner),
         )
-        columns = {
-            name: part.decisions.get_column(name).to_list()
-            for name in ("request_id", "outcome", "reason", "response_sha256", "tin")
-        }
+        columns = self._entry_lists(part.decisions)
         sealed: list[tuple[Mapping[str, object], DecisionColumns]] = []
         for offset, request in enumerate(requests):
             basis = request.basis
@@ -706,11 +703,15 @@ class Gateway:
 
     @staticmethod
     def _entries(manifest: Manifest, decisions: pl.DataFrame, now: datetime) -> DecisionColumns:
-        columns = {
+        return Gateway._entry_columns(manifest, Gateway._entry_lists(decisions), now)
+
+    @staticmethod
+    def _entry_lists(decisions: pl.DataFrame) -> dict[str, list[Any]]:
+        """The decision columns an accounting entry reads, as lists."""
+        return {
             name: decisions.get_column(name).to_list()
             for name in ("request_id", "outcome", "reason", "response_sha256", "tin")
         }
-        return Gateway._entry_columns(manifest, columns, now)
 
     @staticmethod
     def _entry_columns(

@@ -65,6 +65,17 @@ def matcher(synth: Synth) -> OnlineMatcher:
     return OnlineMatcher(synth.index, LinkageConfig())
 
 
+def _altered_copy(index: Path, target: Path, sql: str) -> Path:
+    """A copy of the index at ``index``, changed by ``sql``: an index an older or other build left."""
+    target.write_bytes(index.read_bytes())
+    con = duckdb.connect(str(target))
+    try:
+        con.execute(sql)
+    finally:
+        con.close()
+    return target
+
+
 def test_the_synthetic_batch_covers_every_hard_category(synth: Synth) -> None:
     categories = set(synth.truth["category"].to_list())
     hard = {"twin", "jr_sr", "namesake", "household", "typo", "moved", "nickname", "hispanic_surname"}
@@ -163,11 +174,7 @@ def test_the_model_parameters_are_the_ones_the_batch_reads_from_the_index(
     finally:
         linker.close()
     assert (matcher.model.m, matcher.model.u) == (synth.batch.m, synth.batch.u)
-    old = tmp_path / "without-m.duckdb"
-    old.write_bytes(synth.index.read_bytes())
-    con = duckdb.connect(str(old))
-    con.execute("DROP TABLE m_probabilities")
-    con.close()
+    old = _altered_copy(synth.index, tmp_path / "without-m.duckdb", "DROP TABLE m_probabilities")
     with pytest.raises(StoreError, match="lacks m_probabilities"):
         OnlineMatcher(old, LinkageConfig())
 
@@ -175,11 +182,7 @@ def test_the_model_parameters_are_the_ones_the_batch_reads_from_the_index(
 def test_an_index_without_online_tables_says_to_load_the_master_again(
     index_path: Path, tmp_path: Path
 ) -> None:
-    old = tmp_path / "old.duckdb"
-    old.write_bytes(index_path.read_bytes())
-    con = duckdb.connect(str(old))
-    con.execute("DROP TABLE online_meta")
-    con.close()
+    old = _altered_copy(index_path, tmp_path / "old.duckdb", "DROP TABLE online_meta")
     with pytest.raises(StoreError, match="master load"):
         OnlineMatcher(old, LinkageConfig())
     with pytest.raises(StoreError, match="no matching index"):
@@ -210,11 +213,7 @@ def test_request_keys_hash_as_the_index_side_hashes_typed_columns() -> None:
 
 
 def test_an_index_hashed_by_another_duckdb_hash_function_is_refused(index_path: Path, tmp_path: Path) -> None:
-    other = tmp_path / "other.duckdb"
-    other.write_bytes(index_path.read_bytes())
-    con = duckdb.connect(str(other))
-    con.execute("UPDATE online_meta SET canary = canary + 1")
-    con.close()
+    other = _altered_copy(index_path, tmp_path / "other.duckdb", "UPDATE online_meta SET canary = canary + 1")
     with pytest.raises(StoreError, match="hash function differs"):
         OnlineMatcher(other, LinkageConfig())
 

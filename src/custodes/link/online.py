@@ -117,9 +117,6 @@ class KeyHasher:
             rows = self._con.execute(self._SQL, columns).fetchall()
         return [int(h) for (h,) in rows]
 
-    def close(self) -> None:
-        self._con.close()
-
 
 def canary_hash(con: duckdb.DuckDBPyConnection) -> int:
     """``CANARY_KEY`` hashed by the DuckDB of ``con`` as the index side hashes keys."""

@@ -90,9 +90,10 @@ def record_batch(
         record_count=request_rows.height, batch_reason=batch_reason, received_at=received_at,
         completed_at=completed_at, status=status, workflow=workflow,
     )  # fmt: skip
-    (batch_pk,) = _insert_heads(conn, [head])
-    key = pl.lit(batch_pk, pl.Int64)
-    _insert_rows(conn, request_rows, decision_rows, key, key)
+    owner = pl.lit(0, pl.Int64).alias("owner")
+    (batch_pk,) = record_batches(
+        conn, [head], request_rows.with_columns(owner), decision_rows.with_columns(owner)
+    )
     return batch_pk
 
 
@@ -123,7 +124,7 @@ def record_batches(
 def _insert_heads(conn: Connection, heads: Sequence[NewBatch]) -> list[int]:
     """Insert batch rows; returns their primary keys in the order of ``heads``."""
     values = [h.values() for h in heads]
-    pks: list[int | None] = [None] * len(values)
+    pks: dict[int, int] = {}
     # one executemany per set of columns given (the workflow columns differ between callers)
     shapes: dict[frozenset[str], list[int]] = {}
     for i, row in enumerate(values):
@@ -135,7 +136,7 @@ def _insert_heads(conn: Connection, heads: Sequence[NewBatch]) -> list[int]:
         ).scalars()
         for i, pk in zip(members, returned, strict=True):
             pks[i] = int(pk)
-    return [pk for pk in pks if pk is not None]
+    return [pks[i] for i in range(len(values))]
 
 
 def complete_batch(

@@ -14,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from custodes.oversight.tables import budget_keys, budget_queries
 from custodes.store import connect, upgrade
-from custodes.store.bulk import CHUNK, bulk_insert
+from custodes.store.bulk import CHUNK, JSON_MIN_ROWS, _json_plan, bulk_insert
 from custodes.store.schema import batches, decisions
 
 AT = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
@@ -127,3 +127,51 @@ def test_a_constraint_violation_is_sqlalchemys_error_and_rolls_back(store_url: s
                 bulk_insert(conn, budget_queries, frame.with_columns(pl.lit(1).alias("no_such_column")))
     finally:
         engine.dispose()
+
+
+def _budget_keys(n: int) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "agency": ["A"] * n,
+            "subject_key": [(-(2**63) + i) if i % 2 else (2**63 - 1 - i) for i in range(n)],
+            "batch_id": [f"B\u00e9'{i % 3}\n--" for i in range(n)],
+            "row_number": list(range(n)),
+        }
+    )
+
+
+@pytest.mark.parametrize("rows", [JSON_MIN_ROWS - 1, JSON_MIN_ROWS, CHUNK + 7])
+def test_integer_and_text_frames_read_back_as_insert_does_on_every_path(store_url: str, rows: int) -> None:
+    """Constant datetimes, 64-bit extremes, quotes, newlines and non-ASCII text: equal to insert()."""
+    upgrade(store_url)
+    engine = connect(store_url)
+    queries = _queries(rows, AT).with_columns(pl.lit(AT).alias("requested_at"))  # one instant: bound once
+    keys = _budget_keys(rows)
+    try:
+        with engine.begin() as conn:
+            for table, frame in ((budget_queries, queries), (budget_keys, keys)):
+                conn.execute(insert(table), frame.to_dicts())
+                expected = _read(conn, table)
+                conn.execute(delete(table))
+                bulk_insert(conn, table, frame)
+                assert _read(conn, table) == expected
+                assert len(expected) == rows
+    finally:
+        engine.dispose()
+
+
+def test_the_json_path_is_taken_only_where_it_reads_back_exactly() -> None:
+    frame = _budget_keys(JSON_MIN_ROWS)
+    plain = [None] * frame.width
+    plan = _json_plan(frame, plain)
+    assert plan == [("bound", "A"), ("json", "subject_key"), ("json", "batch_id"), ("json", "row_number")]
+    assert _json_plan(frame.head(JSON_MIN_ROWS - 1), plain) is None, "small frames: executemany"
+    with_nul = frame.with_columns(pl.format("{}\x00", "batch_id").alias("batch_id"))
+    assert _json_plan(with_nul, plain) is None, "a NUL in text: executemany"
+    floats = frame.with_columns(pl.col("row_number").cast(pl.Float64))
+    assert _json_plan(floats, plain) is None, "floats must round exactly: executemany"
+    processed = _json_plan(frame, [None, str, None, None])
+    assert processed is None, "a varying column with a bind processor: executemany"
+    constants = _json_plan(frame, [lambda v: f"<{v}>", None, None, None])
+    assert constants is not None
+    assert constants[0] == ("bound", "<A>"), "a constant goes through its processor"

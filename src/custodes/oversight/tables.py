@@ -98,8 +98,11 @@ budget_keys = Table(
     Column("subject_key", BigInteger, primary_key=True, autoincrement=False),
     Column("batch_id", String(200), primary_key=True),
     Column("row_number", Integer, primary_key=True, autoincrement=False),
+    sqlite_with_rowid=False,
 )
-"""Each subject key of each stored query (migration 0005): the queries sharing a key, by index."""
+"""Each subject key of each stored query (migration 0005): the queries sharing a key, by index.
+
+On SQLite the table is its primary key's B-tree alone, ``WITHOUT ROWID`` (migration 0006)."""
 
 remediations = Table(
     "oversight_remediations",

@@ -170,6 +170,8 @@ def test_the_json_path_is_taken_only_where_it_reads_back_exactly() -> None:
     assert _json_plan(with_nul, plain) is None, "a NUL in text: executemany"
     floats = frame.with_columns(pl.col("row_number").cast(pl.Float64))
     assert _json_plan(floats, plain) is None, "floats must round exactly: executemany"
+    wide = frame.with_columns(pl.format("{}", "row_number").alias("agency"))
+    assert _json_plan(wide, plain) is None, "four varying columns: executemany"
     processed = _json_plan(frame, [None, str, None, None])
     assert processed is None, "a varying column with a bind processor: executemany"
     constants = _json_plan(frame, [lambda v: f"<{v}>", None, None, None])

@@ -9,13 +9,17 @@ value is stored exactly as ``conn.execute(insert(...))`` would store it (a ``Dat
 SQLAlchemy's SQLite string form, for instance) and reads back the same through the table's
 types. Driver errors come out as SQLAlchemy's ``DBAPIError``, as from ``conn.execute``.
 
-On SQLite a frame whose varying columns are all integers or text goes in without any
-Python value per row: each chunk is written as one JSON text by polars and expanded by
-SQLite's ``json_each`` inside a single ``INSERT ... SELECT``, the columns that hold one
-value throughout being bound once (through their bind processors). At 984,000 budget
-keys that took 1.3 s against 2.0 s for ``executemany`` (measured 2026-12-03). Floats
-never take this path: SQLite's decimal-to-double conversion of JSON text is not
-guaranteed to round exactly, and a float must read back bit for bit.
+On SQLite a narrow frame, whose varying columns are at most three and all integers or
+text, goes in without any Python value per row: each chunk is written as one JSON text
+by polars and expanded by SQLite's ``json_each`` inside a single ``INSERT ... SELECT``,
+the columns that hold one value throughout being bound once (through their bind
+processors). At 984,000 budget keys (two varying columns) that took 1.8 s against 3.0 s
+for ``executemany``, with three 2.1 against 2.9 s and with four 3.0 s either way
+(measured 2026-12-03). Wide frames keep ``executemany``: SQLite parses a row's JSON again
+for every column it extracts, and the request rows (11 varying columns, 100,000 rows)
+took 1.2-1.5 s that way against 0.5 s. Floats never take this path: SQLite's
+decimal-to-double conversion of JSON text is not guaranteed to round exactly, and a
+float must read back bit for bit.
 """
 
 from __future__ import annotations
@@ -58,6 +62,8 @@ Processor = Callable[[Any], Any] | None
 
 JSON_MIN_ROWS = 64
 """Below this many rows ``executemany`` is used: one JSON text is not worth writing."""
+JSON_MAX_VARYING = 3
+"""Above this many varying columns ``executemany`` is used (four broke even: module doc)."""
 _JSON_DTYPES = frozenset({pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32, pl.String})
 """Types SQLite reads back from JSON exactly: integers within 64 bits, and text."""
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -153,7 +159,8 @@ def _json_plan(frame: pl.DataFrame, processors: Sequence[Processor]) -> _Plan | 
             plan.append(("json", name))
         else:
             return None
-    return plan if any(kind == "json" for kind, _ in plan) else None
+    varying = sum(kind == "json" for kind, _ in plan)
+    return plan if 0 < varying <= JSON_MAX_VARYING else None
 
 
 def _json_select(plan: _Plan) -> str:

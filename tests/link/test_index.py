@@ -22,12 +22,22 @@ def _master() -> pl.DataFrame:
 
 
 def _tables(path: Path) -> dict[str, pl.DataFrame]:
+    """Every table of the index, sorted, with each taxpayer number (pid) given as its TIN.
+
+    The chunks number their taxpayers one after another, so the numbers depend on the
+    chunking; which taxpayer each row is about does not.
+    """
     con = duckdb.connect(str(path), read_only=True)
     try:
         names = [r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+        pids = con.sql("SELECT pid, tin AS pid_tin FROM online_persons").pl()
+        assert sorted(pids["pid"].to_list()) == list(range(pids.height)), "pids number the taxpayers 0..N-1"
         out = {}
         for name in sorted(set(names) - {"meta"}):
             frame = con.sql(f"SELECT * FROM {name}").pl()
+            if "pid" in frame.columns:
+                frame = frame.join(pids, on="pid", how="left").drop("pid")
+                assert frame["pid_tin"].null_count() == 0, name
             frame = frame.select(sorted(frame.columns))
             flat = [c for c, t in frame.schema.items() if not isinstance(t, pl.List)]
             out[name] = frame.sort(flat)

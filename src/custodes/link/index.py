@@ -115,7 +115,8 @@ def build_index(
     with the file. What spans all taxpayers (term frequencies, oversized blocking keys,
     u-probabilities) is computed afterwards by DuckDB over the written tables, which
     spills to disk beyond ``DUCKDB_MEMORY_LIMIT``. The result does not depend on the
-    chunking: the u sample is drawn over taxpayers ordered by TIN. ``rows_hint`` (about
+    chunking, but for the taxpayers' numbers (``pid``, given chunk after chunk): the u
+    sample is drawn over taxpayers ordered by TIN. ``rows_hint`` (about
     how many rows ``master`` has, e.g. from Parquet metadata) only sets the number of
     chunks; without it a lazy ``master`` is counted first, which costs one more pass.
     """
@@ -143,7 +144,7 @@ def build_index(
             say(f"normalising taxpayers, part {number} of {len(chunks)}")
             part = chunk()
             rows += part.height
-            tables = _chunk_tables(part, today=today)
+            tables = _chunk_tables(part, today=today, first_pid=taxpayers)
             del part
             taxpayers += tables["persons"].height
             addresses += tables["addresses"].height
@@ -199,8 +200,13 @@ def _split(lazy: pl.LazyFrame, rows: int, chunk_rows: int, parts: Path) -> list[
     return [functools.partial(pl.read_parquet, p) for p in found]
 
 
-def _chunk_tables(master: pl.DataFrame, *, today: date | None) -> dict[str, pl.DataFrame]:
-    """The per-taxpayer tables of the index for the taxpayers in ``master`` (all their rows)."""
+def _chunk_tables(master: pl.DataFrame, *, today: date | None, first_pid: int = 0) -> dict[str, pl.DataFrame]:
+    """The per-taxpayer tables of the index for the taxpayers in ``master`` (all their rows).
+
+    Every table carries ``pid``, the taxpayer's number in the index: ``first_pid`` onwards
+    in this chunk, so that the chunks together number the taxpayers 0..N-1. The online
+    tables are keyed by it (``custodes.link.online``) without a join on the TIN.
+    """
     # the address of record is the latest tax year's; ties go to the later row of the file
     by_year = master.sort("tax_year", ROW).drop(ROW)
     position = pl.int_range(pl.len(), dtype=pl.Int64)
@@ -229,6 +235,7 @@ def _chunk_tables(master: pl.DataFrame, *, today: date | None) -> dict[str, pl.D
         pl.col("tin").str.slice(0, 5).alias("tin_head"),
         pl.col("tin").str.slice(4, 5).alias("tin_tail"),
         _addr_key().alias("addr_key"),
+        pl.int_range(first_pid, first_pid + pl.len(), dtype=pl.Int32).alias("pid"),
     )
 
     # an address filed from in several years is one address
@@ -252,23 +259,23 @@ def _chunk_tables(master: pl.DataFrame, *, today: date | None) -> dict[str, pl.D
             .last(),
             pl.col("tax_year").max().alias("last_year"),
         )
-        .join(persons.select("tin", pl.col("addr_key").alias("_cur")), on="tin")
+        .join(persons.select("tin", "pid", pl.col("addr_key").alias("_cur")), on="tin")
         .with_columns((pl.col("addr_key") == pl.col("_cur")).alias("is_current"))
-        .select(ADDRESS_COLUMNS)
+        .select(*ADDRESS_COLUMNS, "pid")
     )
 
-    surnames = surname_rows(persons, "tin")
-    firstnames = first_key_rows(persons, "tin")
-    name_keys = name_key_rows(surnames).select("tin", "token", "fkey", "birth_year")
+    surnames = surname_rows(persons, "tin", extra=("pid",))
+    firstnames = first_key_rows(persons, "tin", extra=("pid",))
+    name_keys = name_key_rows(surnames).select("tin", "token", "fkey", "birth_year", "pid")
     surname_places = (
-        addresses.select("tin", "zip5", "city_std")
+        addresses.select("tin", "zip5", "city_std", "pid")
         .join(persons.select("tin", "last_all", "initial", "first_keys"), on="tin")
         .explode("last_all")
         .rename({"last_all": "token"})
         .drop_nulls("token")
     )
-    name_places = name_key_rows(surname_places).select("tin", "token", "fkey", "city_std").unique()
-    surname_places = surname_places.select("tin", "token", "initial", "zip5").unique()
+    name_places = name_key_rows(surname_places).select("tin", "token", "fkey", "city_std", "pid").unique()
+    surname_places = surname_places.select("tin", "token", "initial", "zip5", "pid").unique()
     return {
         "persons": persons,
         "addresses": addresses,

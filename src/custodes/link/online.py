@@ -165,16 +165,14 @@ def write_online_tables(con: duckdb.DuckDBPyConnection) -> int:
     con.execute(
         f"""
         CREATE TABLE online_persons AS
-        WITH pids AS (SELECT tin, (row_number() OVER (ORDER BY tin) - 1)::INTEGER AS pid FROM persons),
         -- one id per address of record small enough to be a household (tf_addr has one row
-        -- per address): the window runs over the narrow tables, not the wide person rows
-        households AS (
+        -- per address): the window runs over the narrow table, not the wide person rows
+        WITH households AS (
           SELECT addr_key, tf, CASE WHEN n <= ? THEN row_number() OVER (ORDER BY n <= ?, addr_key) END
                  AS household
           FROM tf_addr)
-        SELECT i.pid, {person_cols}, f.tf AS tf_first, s.tf AS tf_last, a.tf AS tf_addr, a.household
+        SELECT p.pid, {person_cols}, f.tf AS tf_first, s.tf AS tf_last, a.tf AS tf_addr, a.household
         FROM persons p
-        JOIN pids i ON i.tin = p.tin
         LEFT JOIN tf_first f ON f.first_tok = p.first_tok
         LEFT JOIN tf_last s ON s.last_concat = p.last_concat
         LEFT JOIN households a ON a.addr_key = p.addr_key
@@ -184,8 +182,8 @@ def write_online_tables(con: duckdb.DuckDBPyConnection) -> int:
     con.execute(
         f"""
         CREATE TABLE online_addresses AS
-        SELECT o.pid, {", ".join(f"a.{c}" for c in ADDRESS_FIELDS)}
-        FROM addresses a JOIN online_persons o ON o.tin = a.tin
+        SELECT a.pid, {", ".join(f"a.{c}" for c in ADDRESS_FIELDS)}
+        FROM addresses a
         """
     )
     selects = []
@@ -199,9 +197,8 @@ def write_online_tables(con: duckdb.DuckDBPyConnection) -> int:
         )
         selects.append(
             f"""
-            SELECT {number}::SMALLINT AS rule, {key_hash_sql(rule.keys)} AS h, o.pid
+            SELECT {number}::SMALLINT AS rule, {key_hash_sql(rule.keys)} AS h, m.pid
             FROM (SELECT * FROM {rule.index_table} m ANTI JOIN oversized_{rule.name} x ON {on_big}) m
-            JOIN online_persons o ON o.tin = m.tin
             WHERE {present}"""
         )
     # one rule at a time, each sorted on its own: one sort of every rule's keys together ran
@@ -257,6 +254,10 @@ class OnlineMatcher:
             addresses = query_frame(con, "SELECT * FROM online_addresses ORDER BY pid").rechunk()
         finally:
             con.close()
+        # pids number the taxpayers chunk after chunk, not in TIN order: a TIN is found
+        # through the TINs sorted, with the row each sorted position came from
+        self._tin_rows = self._persons["tin"].arg_sort()
+        self._tins_sorted = self._persons["tin"].gather(self._tin_rows)
         pids = addresses["pid"].to_numpy()
         self._addresses = addresses.drop("pid")
         self._addr_start = np.searchsorted(pids, np.arange(self._persons.height + 1))
@@ -431,10 +432,10 @@ class OnlineMatcher:
 
     def address_of_record(self, tin: str) -> dict[str, str | None]:
         """The filed address of record of a taxpayer on file (``RECORD_ADDRESS`` columns)."""
-        tins = self._persons["tin"]
+        tins = self._tins_sorted
         at = int(tins.search_sorted(tin))
         if at >= tins.len() or tins[at] != tin:
             raise StoreError(
                 "a matched taxpayer is missing from the matching index: run `custodes master load`"
             )
-        return self._persons[at].select(RECORD_ADDRESS).row(0, named=True)
+        return self._persons[int(self._tin_rows[at])].select(RECORD_ADDRESS).row(0, named=True)

@@ -78,10 +78,10 @@ def name_key_rows(surnames: pl.DataFrame) -> pl.DataFrame:
     return surnames.explode("first_keys").rename({"first_keys": "fkey"}).drop_nulls("fkey")
 
 
-def first_key_rows(people: pl.DataFrame, id_col: str) -> pl.DataFrame:
+def first_key_rows(people: pl.DataFrame, id_col: str, extra: tuple[str, ...] = ()) -> pl.DataFrame:
     """One row per (person, first-name key): the first-name blocking table."""
     return (
-        people.select(id_col, "first_keys", "dob_d")
+        people.select(id_col, "first_keys", "dob_d", *extra)
         .explode("first_keys")
         .rename({"first_keys": "fkey"})
         .drop_nulls("fkey")

@@ -200,7 +200,7 @@ def _split(lazy: pl.LazyFrame, rows: int, chunk_rows: int, parts: Path) -> list[
     return [functools.partial(pl.read_parquet, p) for p in found]
 
 
-def _chunk_tables(master: pl.DataFrame, *, today: date | None, first_pid: int = 0) -> dict[str, pl.DataFrame]:
+def _chunk_tables(master: pl.DataFrame, *, today: date | None, first_pid: int) -> dict[str, pl.DataFrame]:
     """The per-taxpayer tables of the index for the taxpayers in ``master`` (all their rows).
 
     Every table carries ``pid``, the taxpayer's number in the index: ``first_pid`` onwards

@@ -101,6 +101,48 @@ def normalize_addresses(
     )
 
 
+# The same steps on one plain (ASCII) street line; ``street_values`` is held equal to
+# ``_street_parts`` by tests (tests/normalize/test_small_values.py).
+_V_CLEAN = re.compile(r"[^A-Z0-9#/ -]")
+_V_HYPHEN = re.compile(r"([A-Z]) ?- ?([A-Z])")
+_V_SPACES = re.compile(r"\s+")
+_V_PO_BOX = re.compile(r"^(?:(?:P O|PO)(?: OFFICE)? BOX|POB)\b")
+_V_PARTS = re.compile(_PARTS)
+_V_NOT_DIGIT = re.compile(r"[^0-9]")
+_V_NOT_CITY = re.compile(r"[^A-Z ]")
+
+
+def street_values(street: str) -> tuple[str | None, str | None, str | None]:
+    """(house, street_std, unit) of one ASCII street line: ``normalize_addresses`` on Python values.
+
+    Only for ASCII text: Python's and polars' case mappings and character classes agree
+    there, and the callers send anything else through ``normalize_addresses``.
+    """
+    text = _V_CLEAN.sub(" ", street.upper().replace("#", " # "))
+    text = _V_HYPHEN.sub(r"\1 \2", _V_HYPHEN.sub(r"\1 \2", text))
+    text = _V_SPACES.sub(" ", text).strip(" ")
+    mapped = _V_PO_BOX.sub("PO BOX", " ".join(TOKEN_MAP.get(t, t) for t in text.split(" ")), count=1)
+    parts = _V_PARTS.match(mapped)
+    if parts is None:  # pragma: no cover - every part of the pattern is optional
+        return None, None, None
+    unit = parts.group("unit")
+    return parts.group("house"), parts.group("street") or None, unit.strip("#-") if unit is not None else None
+
+
+def zip5_value(value: str) -> str | None:
+    """``normalize_addresses``' zip5 of one ASCII value."""
+    digits = _V_NOT_DIGIT.sub("", value)
+    if len(digits) in {4, 8}:
+        digits = digits.zfill(len(digits) + 1)
+    digits = digits[:5]
+    return digits if len(digits) == 5 else None
+
+
+def city_value(value: str) -> str:
+    """``normalize_addresses``' city_std of one ASCII value."""
+    return _V_SPACES.sub(" ", _V_NOT_CITY.sub(" ", value.upper())).strip(" ")
+
+
 def normalize_street(street: str | None) -> tuple[str | None, str | None, str | None]:
     """(house number, street name in USPS form, unit) of one street line."""
     row = normalize_addresses(

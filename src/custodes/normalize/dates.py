@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 
 import polars as pl
@@ -56,3 +57,44 @@ def dob_digits(column: str, *, today: date | None = None) -> pl.Expr:
     year = digits.str.slice(0, 4).cast(pl.Int32, strict=False)
     latest = (today or date.today()).year
     return pl.when(year.is_between(EARLIEST.year, latest)).then(digits)
+
+
+# One plain (ASCII) dob on Python values, for small frames; held equal to ``normalize_dob`` and
+# ``dob_digits`` by tests (tests/normalize/test_small_values.py). Only the five digit layouts
+# are decided here; for anything else ``dob_values`` returns ``None`` and the caller uses
+# the expressions (chrono's parser and Python's ``strptime`` differ on odd spellings).
+_V_LAYOUTS = (
+    (re.compile(r"([0-9]{4})-([0-9]{2})-([0-9]{2})"), (1, 2, 3)),
+    (re.compile(r"([0-9]{4})/([0-9]{2})/([0-9]{2})"), (1, 2, 3)),
+    (re.compile(r"([0-9]{2})/([0-9]{2})/([0-9]{4})"), (3, 1, 2)),
+    (re.compile(r"([0-9]{2})-([0-9]{2})-([0-9]{4})"), (3, 1, 2)),
+    (re.compile(r"([0-9]{4})([0-9]{2})([0-9]{2})"), (1, 2, 3)),
+)
+ASCII_SPACE = " \t\n\x0b\x0c\r"
+"""The ASCII characters polars' ``strip_chars()`` strips (Unicode White_Space; not \\x1c-\\x1f)."""
+
+
+def dob_values(value: str | None, *, today: date | None = None) -> tuple[date | None, str | None] | None:
+    """(``normalize_dob``, ``dob_digits``) of one ASCII dob, or ``None`` when it is in none
+    of the accepted digit layouts (the caller then uses the expressions)."""
+    if value is None:
+        return None, None
+    text = value.strip(ASCII_SPACE)
+    if not text:
+        return None, None
+    for pattern, (y, m, d) in _V_LAYOUTS:
+        found = pattern.fullmatch(text)
+        if found is not None:
+            year, month, day = found.group(y), found.group(m), found.group(d)
+            break
+    else:
+        return None
+    latest = today or date.today()
+    digits = year + month + day if EARLIEST.year <= int(year) <= latest.year else None
+    try:
+        parsed: date | None = date(int(year), int(month), int(day))
+    except ValueError:
+        parsed = None
+    if parsed is not None and not EARLIEST <= parsed <= latest:
+        parsed = None
+    return parsed, digits

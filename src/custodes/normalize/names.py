@@ -197,7 +197,37 @@ def normalize_names(frame: pl.DataFrame, first: str, middle: str, last: str) -> 
     ).drop("_f_rest", "_f_suffix", "_m_std", "_m_suffix", "_l_suffix")
 
 
+_NO_FIRST: dict[str, Any] = {
+    "first_tok": None, "first_std": None, "_f_rest": None, "_f_suffix": None, "first_keys": [],
+}  # fmt: skip
+_NO_MIDDLE: dict[str, Any] = {"_m_std": None, "_m_suffix": None}
+_NO_LAST: dict[str, Any] = {"last_std": None, "last_concat": None, "last_tokens": [], "_l_suffix": None}
+
+
+def name_values(first: str | None, middle: str | None, last: str | None) -> dict[str, Any]:
+    """``normalize_names`` on one row of Python values: the ``NAME_COLUMNS``, in that order.
+
+    The per-field parts are the same functions; the cross-field steps are written again
+    here, held equal to the frame's by tests (tests/normalize/test_small_values.py).
+    """
+    f = _first_parts(first) if first is not None else _NO_FIRST
+    m = _middle_parts(middle) if middle is not None else _NO_MIDDLE
+    last_parts = _last_parts(last) if last is not None else _NO_LAST
+    middle_std = " ".join(p for p in (f["_f_rest"], m["_m_std"]) if p is not None) or None
+    suffix = last_parts["_l_suffix"] or f["_f_suffix"] or m["_m_suffix"]
+    return {
+        "first_tok": f["first_tok"],
+        "first_std": f["first_std"],
+        "middle_std": middle_std,
+        "middle_init": middle_std[:1] if middle_std is not None else None,
+        "last_std": last_parts["last_std"],
+        "last_concat": last_parts["last_concat"],
+        "last_tokens": last_parts["last_tokens"],
+        "suffix": suffix,
+        "first_keys": f["first_keys"],
+    }
+
+
 def split_name(first: str | None, middle: str | None, last: str | None) -> dict[str, Any]:
     """The standardised parts of one person's name (``normalize_names`` on one row)."""
-    one = pl.DataFrame({"f": [first], "m": [middle], "l": [last]}, schema=dict.fromkeys("fml", pl.Utf8))
-    return normalize_names(one, "f", "m", "l").select(NAME_COLUMNS).row(0, named=True)
+    return name_values(first, middle, last)

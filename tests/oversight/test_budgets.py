@@ -284,3 +284,65 @@ def test_components_on_python_values_equal_the_label_propagation(monkeypatch: py
         assert by_values.equals(by_frame)
         merged += by_values["subject"].n_unique() < n_nodes
     assert merged > 50  # most graphs merged some nodes
+
+
+def test_the_verdict_on_python_values_equals_the_frame_verdict() -> None:
+    # online groups are decided on Python values; the frame operations are the definition.
+    # Random groups against random histories: shared keys chain subjects, some rows are
+    # legally refused (not eligible), budgets and daily caps bite at every size.
+    import random
+
+    rng = random.Random(5)
+    bitten = {budgets.SUBJECT_BUDGET: 0, budgets.DAILY_CAP: 0}
+    for trial in range(300):
+        n_rows = rng.randint(1, 12)
+        frame = pl.DataFrame(
+            {
+                "row_number": list(range(1, n_rows + 1)),
+                "request_id": [f"R{trial}-{i}" for i in range(n_rows)],
+            },
+            schema={"row_number": pl.Int64, "request_id": pl.Utf8},
+        )
+        eligible = frame.filter(pl.Series([rng.random() > 0.2 for _ in range(n_rows)]))
+        if eligible.is_empty():
+            continue
+        space = rng.randint(2, 40)
+        edges = pl.DataFrame(
+            sorted(
+                {
+                    (n, rng.randint(-space, space))
+                    for n in eligible["row_number"]
+                    for _ in range(rng.randint(0, 4))
+                }
+            ),
+            schema={"node": pl.Int64, "key": pl.Int64},
+            orient="row",
+        )
+        n_hist = rng.randint(0, 15)
+        in_window = pl.DataFrame(
+            {
+                "batch_id": [f"B{i}" for i in range(n_hist)],
+                "row_number": [1] * n_hist,
+                "request_id": [f"H{i}" for i in range(n_hist)],
+                "requested_at": [NOW - timedelta(hours=i) for i in range(n_hist)],
+                "subject_keys": [
+                    " ".join(
+                        str(k) for k in sorted({rng.randint(-space, space) for _ in range(rng.randint(0, 3))})
+                    )
+                    for _ in range(n_hist)
+                ],
+                "status": [rng.choice([budgets.ANSWERED, budgets.REFUSED]) for _ in range(n_hist)],
+                "budget": [None] * n_hist,
+            },
+            schema=budgets._HISTORY_SCHEMA,
+        )
+        config = BudgetConfig(subject_limit=rng.choice([0, 1, 2, 3]), daily_cap=rng.choice([0, 1, 3, 50]))
+        cap, used = config.cap_for(DHS), rng.randint(0, 4)
+        by_values = budgets._verdict_of_values(config, cap, frame, eligible, edges, in_window, used)
+        by_frame = budgets._verdict_of_frame(config, cap, frame, eligible, edges, in_window, used)
+        assert by_values.refusals.equals(by_frame.refusals), trial
+        assert by_values.queries.schema == by_frame.queries.schema
+        assert by_values.queries.equals(by_frame.queries), trial
+        for reason in bitten:
+            bitten[reason] += by_values.queries["budget"].eq(reason).sum()
+    assert min(bitten.values()) > 50, bitten

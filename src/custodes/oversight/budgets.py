@@ -31,6 +31,7 @@ refusals are in the accounting log as decisions.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -260,8 +261,8 @@ SMALL_EDGES = 4_096
 """Up to this many edges, ``components`` labels on Python values (union-find)."""
 
 
-def _components_of_values(edges: pl.DataFrame, nodes: pl.Series) -> pl.DataFrame:
-    """``components`` by union-find: each component's label is its smallest node."""
+def _labels(edges: Sequence[tuple[int, int]]) -> dict[int, int]:
+    """Union-find over (node, key) edges: each node that holds a key -> its component's smallest node."""
     parent: dict[int, int] = {}
 
     def root(n: int) -> int:
@@ -271,16 +272,22 @@ def _components_of_values(edges: pl.DataFrame, nodes: pl.Series) -> pl.DataFrame
         return n
 
     holder: dict[int, int] = {}
-    for node, key in edges.iter_rows():
+    for node, key in edges:
         if key in holder:
             a, b = root(holder[key]), root(node)
             if a != b:
                 parent[max(a, b)] = min(a, b)
         else:
             holder[key] = node
+    return {n: root(n) for n in parent}
+
+
+def _components_of_values(edges: pl.DataFrame, nodes: pl.Series) -> pl.DataFrame:
+    """``components`` by union-find: each component's label is its smallest node."""
+    label = _labels(edges.rows())
     ordered = sorted(nodes.cast(pl.Int64).to_list())
     return pl.DataFrame(
-        {"node": ordered, "subject": [root(n) if n in parent else n for n in ordered]},
+        {"node": ordered, "subject": [label.get(n, n) for n in ordered]},
         schema={"node": pl.Int64, "subject": pl.Int64},
     )
 
@@ -436,6 +443,106 @@ def check_budgets(
         history = load_history(conn, agency, min(window_start, day_start))
         in_window = history.filter(pl.col("requested_at") >= window_start)
         used = history.filter((pl.col("requested_at") >= day_start) & (pl.col("status") == ANSWERED)).height
+    return budget_verdict(config, cap, frame, eligible, edges, in_window, used)
+
+
+def budget_verdict(  # noqa: PLR0917 - the check's parts, in the order check_budgets has them
+    config: BudgetConfig,
+    cap: int,
+    frame: pl.DataFrame,
+    eligible: pl.DataFrame,
+    edges: pl.DataFrame,
+    in_window: pl.DataFrame,
+    used: int,
+) -> BudgetCheck:
+    """The refusals and queries of ``check_budgets`` from its eligible rows, their edges (node,
+    key), the history in the window (``load_history`` rows) and the answers used today.
+
+    Up to ``SMALL_ROWS`` eligible rows and ``SMALL_EDGES`` edges it is decided on Python
+    values (``_verdict_of_values``); ``_verdict_of_frame`` is the definition, and
+    ``tests/oversight/test_budgets.py`` holds the two equal.
+    """
+    if eligible.height <= SMALL_ROWS and edges.height + 8 * in_window.height <= SMALL_EDGES:
+        return _verdict_of_values(config, cap, frame, eligible, edges, in_window, used)
+    return _verdict_of_frame(config, cap, frame, eligible, edges, in_window, used)
+
+
+def _verdict_of_values(  # noqa: PLR0917 - budget_verdict's parameters
+    config: BudgetConfig,
+    cap: int,
+    frame: pl.DataFrame,
+    eligible: pl.DataFrame,
+    edges: pl.DataFrame,
+    in_window: pl.DataFrame,
+    used: int,
+) -> BudgetCheck:
+    """``_verdict_of_frame`` computed on Python values."""
+    numbers = eligible["row_number"].cast(pl.Int64).to_list()
+    request_ids = eligible["request_id"].to_list()
+    offset = max(numbers, default=0) + 1
+    pairs: list[tuple[int, int]] = edges.rows()
+    history = [
+        (offset + i, [int(k) for k in text.split(" ") if k != ""], status)
+        for i, (text, status) in enumerate(zip(in_window["subject_keys"], in_window["status"], strict=True))
+    ]
+    graph = pairs + [(node, key) for node, keys, _ in history for key in keys]
+    label = _labels(graph)
+    answered_before: dict[int, int] = {}
+    for node, _, status in history:
+        if status == ANSWERED:
+            subject = label.get(node, node)
+            answered_before[subject] = answered_before.get(subject, 0) + 1
+    keys: dict[int, list[int]] = {}
+    for node, key in pairs:
+        keys.setdefault(node, []).append(key)
+    seen: dict[int, int] = {}
+    answered_today = 0
+    budget: dict[int, str | None] = {}
+    rows = sorted(zip(numbers, request_ids, strict=True), key=lambda r: r[0])
+    for node, _ in rows:
+        subject = label.get(node, node)
+        rank = seen.get(subject, 0)
+        seen[subject] = rank + 1
+        verdict = None
+        if config.subject_limit > 0 and answered_before.get(subject, 0) + rank >= config.subject_limit:
+            verdict = SUBJECT_BUDGET
+        elif cap:
+            answered_today += 1
+            if answered_today + used > cap:
+                verdict = DAILY_CAP
+        budget[node] = verdict
+    queries = pl.DataFrame(
+        {
+            "row_number": [node for node, _ in rows],
+            "request_id": [request_id for _, request_id in rows],
+            "status": [ANSWERED if budget[node] is None else REFUSED for node, _ in rows],
+            "budget": [budget[node] for node, _ in rows],
+            "subject_keys": [" ".join(str(k) for k in sorted(keys.get(node, ()))) for node, _ in rows],
+        },
+        schema={
+            "row_number": pl.Int64, "request_id": eligible.schema["request_id"], "status": pl.Utf8,
+            "budget": pl.Utf8, "subject_keys": pl.Utf8,
+        },
+    )  # fmt: skip
+    exceeded = Reason.QUERY_BUDGET_EXCEEDED.value
+    reasons = pl.Series(
+        "budget_reason",
+        [None if budget.get(n) is None else exceeded for n in frame["row_number"].cast(pl.Int64).to_list()],
+        dtype=pl.Utf8,
+    )
+    return BudgetCheck(reasons, queries)
+
+
+def _verdict_of_frame(  # noqa: PLR0917 - budget_verdict's parameters
+    config: BudgetConfig,
+    cap: int,
+    frame: pl.DataFrame,
+    eligible: pl.DataFrame,
+    edges: pl.DataFrame,
+    in_window: pl.DataFrame,
+    used: int,
+) -> BudgetCheck:
+    """``budget_verdict`` as frame operations: the definition, whatever the sizes."""
     offset = int(eligible["row_number"].cast(pl.Int64).max() or 0) + 1  # type: ignore[arg-type]
     all_edges = pl.concat([edges, _history_edges(in_window, offset)])
     nodes = pl.concat(

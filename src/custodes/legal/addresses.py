@@ -34,6 +34,7 @@ many.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -245,3 +246,46 @@ def deliverable_streets(streets: pl.Series) -> pl.Series:
     return normalised.replace_strict(
         verdict["s"], verdict["ok"], default=False, return_dtype=pl.Boolean
     ).rename("street_deliverable")
+
+
+# ``deliverable_streets`` on one plain (ASCII) street line, for small frames (an online
+# group); held equal to it by tests/legal/test_small_facts.py. On ASCII text polars' classes
+# (\p{L}, \p{N}, \s, \b) and Python's agree; other lines go through ``deliverable_streets``.
+_V_DROPPED = re.compile(r"['.]")
+_V_OTHER = re.compile(r"[^A-Z0-9#/ -]")
+_V_SPACES = re.compile(r" +")
+_V_TRAILING_UNIT = re.compile(_TRAILING_UNIT)
+_V_PLACEHOLDER = re.compile(PLACEHOLDER_PATTERN)
+_V_PO_BOX = re.compile(PO_BOX_PATTERN)
+_V_FAST = re.compile(FAST_PATH_PATTERN)
+_V_RESERVED = re.compile(_RESERVED_WORD)
+_V_STREET_TYPE = re.compile(_STREET_TYPE_WORD)
+_V_NONZERO = re.compile("[1-9]")
+_V_LETTER = re.compile("[A-Za-z]")
+
+
+def deliverable_value(street: str | None) -> bool | None:
+    """``deliverable_streets`` of one street line, or None when the line is not ASCII."""
+    if street is None:
+        return False
+    if not street.isascii():
+        return None
+    line = _V_SPACES.sub(" ", _V_OTHER.sub(" ", _V_DROPPED.sub("", street.upper()))).strip(" ")
+    if not line:
+        return False
+    if _V_PLACEHOLDER.search(line) or line in KNOWN_FAKE_STREETS:
+        return False
+    core = " ".join(CANONICAL_TOKENS.get(t, t) for t in _V_TRAILING_UNIT.sub("", line, count=1).split(" "))
+    if _V_PO_BOX.search(core):
+        return True
+    fast = _V_FAST.search(core)
+    if fast is not None:
+        name = fast.group("name")
+        most_typed = 3 if fast.group("dir") is None else 1
+        if (
+            not _V_RESERVED.search(name)
+            and len(_V_STREET_TYPE.findall(name)) <= most_typed
+            and name != fast.group("type")
+        ):
+            return True
+    return bool(_V_NONZERO.search(core) and _V_LETTER.search(core)) and usaddress_accepts(core)

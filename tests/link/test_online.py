@@ -18,11 +18,14 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from polars.testing import assert_frame_equal
 
 from custodes.config import LinkageConfig
 from custodes.contract import read_master, read_requests
 from custodes.errors import StoreError
 from custodes.link import DuckDBLinker, LinkResult, build_index
+from custodes.link.decide import _decide_frame, decide_rows, score_candidates
+from custodes.link.engines.duckdb import request_rows, request_tables
 from custodes.link.online import CANARY_KEY, KeyHasher, OnlineMatcher, canary_hash, key_hash_sql
 from custodes.link.prepare import prepare_people
 from custodes.synth import generate
@@ -97,6 +100,44 @@ def test_online_candidates_and_levels_equal_the_batch_sql(synth: Synth, matcher:
     columns = online.columns
     assert set(columns) == set(batch.columns)
     assert online.sort(order).equals(batch.select(columns).sort(order).cast(online.schema))
+
+
+def test_request_rows_are_the_request_tables_as_values(synth: Synth) -> None:
+    prepared = prepare_people(synth.requests, today=TODAY)
+    tables = request_tables(prepared)
+    # the synth batch has requests without a dob, a first name or a surname token
+    assert tables["req_firsts"]["rid"].n_unique() < prepared.height
+    assert tables["req_swapped"].height < prepared.height
+    assert request_rows(prepared.to_dicts()) == {name: frame.to_dicts() for name, frame in tables.items()}
+
+
+def test_online_groups_are_scored_on_values_as_on_frames(synth: Synth, matcher: OnlineMatcher) -> None:
+    # groups of the sizes the service makes, the Jr/Sr requests among them
+    prepared = prepare_people(synth.requests, today=TODAY)
+    model, config = matcher.model, LinkageConfig()
+    start, size, suffixed = 0, 1, 0
+    while start < prepared.height:
+        group = prepared.slice(start, size)
+        start += size
+        size = size % 97 + 7
+        rows = matcher.candidate_rows(group.to_dicts())
+        suffixed += sum(row["r_suffix"] is not None for row in rows)
+        levels = pl.DataFrame(rows, schema=matcher.candidate_levels(group.head(0)).schema, orient="row")
+        scored = score_candidates(
+            levels, model.m, model.u, taxpayers=model.taxpayers, prior=config.prior_on_file
+        )
+        got = decide_rows(
+            rows,
+            group["rid"],
+            model.m,
+            model.u,
+            taxpayers=model.taxpayers,
+            prior=config.prior_on_file,
+            config=config,
+        )
+        assert got is not None
+        assert_frame_equal(got, _decide_frame(scored, group["rid"], config), check_exact=True)
+    assert suffixed > 0
 
 
 def test_every_online_decision_equals_the_batch_decision(synth: Synth, matcher: OnlineMatcher) -> None:

@@ -30,9 +30,12 @@ Two or more candidates with ``p >= plausible_threshold`` give ``ambiguous``; oth
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import polars as pl
+from polars._typing import PolarsDataType
 
 from custodes.codes import AddressStatus, Outcome, Reason
 from custodes.config import LinkageConfig
@@ -52,10 +55,27 @@ TF_COMPARISONS = (("first_name", "tf_first"), ("last_name", "tf_last"), ("addres
 
 def candidate_weights(levels: pl.DataFrame, weights: dict[str, list[float]], m: LevelTable) -> np.ndarray:
     """The summed log2 Bayes factor of every candidate pair (numpy: one gather per comparison)."""
-    total = np.zeros(levels.height)
+    return _summed_weights(
+        lambda name: levels.get_column(f"c_{name}").to_numpy(),
+        lambda column: levels.get_column(column).fill_null(np.nan).to_numpy(),
+        levels.height,
+        weights,
+        m,
+    )
+
+
+def _summed_weights(
+    level_of: Callable[[str], np.ndarray],
+    tf_of: Callable[[str], np.ndarray],
+    rows: int,
+    weights: dict[str, list[float]],
+    m: LevelTable,
+) -> np.ndarray:
+    """``candidate_weights`` over arrays: the levels of each comparison, each term frequency (NaN: null)."""
+    total = np.zeros(rows)
     tf_columns = dict(TF_COMPARISONS)
     for name, per_level in weights.items():
-        level = levels.get_column(f"c_{name}").to_numpy()
+        level = level_of(name)
         plain = np.asarray(per_level)[level]
         if name not in tf_columns:
             total += plain
@@ -64,7 +84,7 @@ def candidate_weights(levels: pl.DataFrame, weights: dict[str, list[float]], m: 
         # partial level may never outweigh exact agreement on the same candidate's value
         # by more than the m-ratio says (a misspelt ANNA is as likely as HANNA's twin)
         top = len(per_level) - 1
-        tf = levels.get_column(tf_columns[name]).fill_null(np.nan).to_numpy()
+        tf = tf_of(tf_columns[name])
         top_w = np.where(
             np.isnan(tf), per_level[top], math.log2(m[name][top]) - np.log2(np.where(np.isnan(tf), 1.0, tf))
         )
@@ -151,9 +171,16 @@ def score_candidates(
         w[penalty["_row"].to_numpy()] -= penalty["_pen"].to_numpy()
         scored = scored.with_columns(pl.Series("w", w))
     scored = scored.sort(["rid", "w", "tin"], descending=[False, True, False]).drop("_row")
-    # posterior in log space, per request: p_i = 2^lo_i / ((1-q) + sum_j 2^lo_j)
-    rid = scored["rid"].to_numpy()
-    lo = scored["w"].to_numpy() + math.log2(prior / max(taxpayers, 1))
+    p = _posteriors(scored["rid"].to_numpy(), scored["w"].to_numpy(), taxpayers=taxpayers, prior=prior)
+    return scored.with_columns(pl.Series("p", p))
+
+
+def _posteriors(rid: np.ndarray, w: np.ndarray, *, taxpayers: int, prior: float) -> np.ndarray:
+    """Each candidate's posterior, candidates sorted by request then weight (best first).
+
+    In log space, per request: p_i = 2^lo_i / ((1-q) + sum_j 2^lo_j).
+    """
+    lo = w + math.log2(prior / max(taxpayers, 1))
     starts = np.flatnonzero(np.r_[True, rid[1:] != rid[:-1]]) if rid.size else np.zeros(0, dtype=np.int64)
     sizes = np.diff(np.r_[starts, rid.size])
     none_term = math.log2(1 - prior)
@@ -162,7 +189,123 @@ def score_candidates(
     denom = np.repeat(np.add.reduceat(terms, starts) if rid.size else terms, sizes) + np.exp2(
         none_term - shift
     )
-    return scored.with_columns(pl.Series("p", terms / denom))
+    result: np.ndarray = terms / denom
+    return result
+
+
+EVIDENCE_LEVELS = ("c_tin", "c_first_name", "c_last_name", "c_dob", "c_address", "c_middle_name")
+"""The comparison levels ``_personal_evidence`` reads."""
+
+
+def _personal_evidence_of(row: Mapping[str, Any]) -> bool:
+    """``_personal_evidence`` of one candidate row whose levels are all present (two-valued then)."""
+    tin, first, last, dob = row["c_tin"], row["c_first_name"], row["c_last_name"], row["c_dob"]
+    address, middle = row["c_address"], row["c_middle_name"]
+    names_ok = first >= 3 and last >= 2
+    surname_changed = first == 6 and last <= 1 and dob == 4 and address >= 3
+    anchored = dob >= 3 or tin >= 2 or address >= 3
+    told_apart = not address >= 3 or tin >= 2 or (first >= 4 and (middle != 1 or dob >= 3))
+    tin_confirmed = tin == 3 and (first >= 2 or dob >= 3 or last >= 3)
+    return bool(tin_confirmed or ((names_ok or surname_changed) and dob != 1 and anchored and told_apart))
+
+
+def _generation_conflicts(rows: Sequence[Mapping[str, Any]]) -> list[bool]:
+    """``_generation_penalty`` on Python values: whether each row's suffix rules its candidate out.
+
+    ``rows`` are the rows of the requests that carry a suffix, as the frame path computes
+    the penalty only for those. Null keys group together, as in
+    polars' ``over``; null birth years are left out of the min and max; a null anywhere in
+    a term leaves it short of true (the frame fills the null conflict with false).
+    """
+    window: dict[tuple[object, ...], list[int]] = {}
+    home_rows: dict[tuple[object, ...], int] = {}
+    home_years: dict[tuple[object, ...], list[int]] = {}
+    for row in rows:
+        key = (row["rid"], row["m_first_tok"], row["m_last_concat"])
+        home = (*key, row["m_addr_key"])
+        years = window.setdefault(key, [])
+        at_home = home_years.setdefault(home, [])
+        home_rows[home] = home_rows.get(home, 0) + 1
+        if row["m_birth_year"] is not None:
+            years.append(row["m_birth_year"])
+            at_home.append(row["m_birth_year"])
+    conflicts = []
+    for row in rows:
+        key = (row["rid"], row["m_first_tok"], row["m_last_concat"])
+        home = (*key, row["m_addr_key"])
+        years = home_years[home] if home_rows[home] > 1 else window[key]
+        year = row["m_birth_year"]
+        same_name = row["m_first_tok"] is not None and row["m_last_concat"] is not None
+        gap = bool(years) and max(years) - min(years) >= GENERATION_GAP_YEARS
+        is_senior = same_name and gap and year is not None and year == min(years)
+        is_junior = same_name and gap and year is not None and year == max(years)
+        r_suffix, m_suffix = row["r_suffix"], row["m_suffix"]
+        conflicts.append(
+            (r_suffix in JUNIOR_SUFFIXES and is_senior)
+            or (r_suffix in SENIOR_SUFFIXES and is_junior)
+            or (r_suffix is not None and m_suffix is not None and r_suffix != m_suffix)
+        )
+    return conflicts
+
+
+def decide_rows(
+    rows: Sequence[Mapping[str, Any]],
+    rids: pl.Series,
+    m: LevelTable,
+    u: LevelTable,
+    *,
+    taxpayers: int,
+    prior: float,
+    config: LinkageConfig,
+) -> pl.DataFrame | None:
+    """``decide_outcomes(score_candidates(levels, ...), rids, config)`` on the levels' rows as Python values.
+
+    For the online path's few candidate rows (``levels.to_dicts()``), where each polars
+    operation's fixed cost is most of the work. The weights and posteriors are the same
+    numpy code on the same arrays; the evidence, the generation penalty and the order are
+    written again for Python values. Returns None (the caller takes the frame path, the
+    definition) where the two could part: a missing level, rid or TIN, a weight that is
+    not finite, or two rows of one request with the same TIN (the frame's order between them is not
+    defined). ``tests/link/test_decide.py`` holds the two equal.
+    """
+    weights = level_weights(m, u)
+    needed = (*(f"c_{name}" for name in weights), *EVIDENCE_LEVELS)
+    if any(row[c] is None for row in rows for c in (*needed, "rid", "tin")):
+        return None
+    count = len(rows)
+    w = _summed_weights(
+        lambda name: np.fromiter((row[f"c_{name}"] for row in rows), dtype=np.int64, count=count),
+        lambda column: np.fromiter(
+            (np.nan if row[column] is None else row[column] for row in rows), dtype=np.float64, count=count
+        ),
+        count,
+        weights,
+        m,
+    )
+    suffixed = {row["rid"] for row in rows if row["r_suffix"] is not None}
+    if suffixed:
+        at = [i for i, row in enumerate(rows) if row["rid"] in suffixed]
+        for i, conflict in zip(at, _generation_conflicts([rows[i] for i in at]), strict=True):
+            if conflict:
+                w[i] -= SUFFIX_CONFLICT_BITS
+    if not np.isfinite(w).all() or len({(row["rid"], row["tin"]) for row in rows}) < count:
+        return None
+    weight = w.tolist()
+    order = sorted(range(count), key=lambda i: (rows[i]["rid"], -weight[i], rows[i]["tin"]))
+    rid = np.fromiter((rows[i]["rid"] for i in order), dtype=np.int64, count=count)
+    p = _posteriors(rid, w[order], taxpayers=taxpayers, prior=prior).tolist()
+    scored = (
+        {
+            "rid": rows[i]["rid"],
+            "w": weight[i],
+            "p": p[k],
+            "eligible": _personal_evidence_of(rows[i]),
+            "tin": rows[i]["tin"],
+            "c_address": rows[i]["c_address"],
+        }
+        for k, i in enumerate(order)
+    )
+    return _decided_frame(_decide_scored_rows(scored, rids.to_list(), config), rids.dtype, pl.Utf8)
 
 
 SMALL_SCORED = 512
@@ -198,10 +341,21 @@ def _address_status(level: object) -> str:
 
 def _decide_values(scored: pl.DataFrame, rids: pl.Series, config: LinkageConfig) -> pl.DataFrame:
     """``_decide_frame`` on Python values: the same rule, row by row (three-valued ``eligible``)."""
-    best: dict[object, dict[str, object]] = {}
+    rows = scored.select("rid", "w", "p", "eligible", "tin", "c_address").iter_rows(named=True)
+    return _decided_frame(_decide_scored_rows(rows, rids.to_list(), config), rids.dtype, scored.schema["tin"])
+
+
+_DECIDED = ("rid", "outcome", "reason", "tin", "match_probability", "address_status")
+
+
+def _decide_scored_rows(
+    scored: Iterable[Mapping[str, Any]], rids: Sequence[object], config: LinkageConfig
+) -> dict[str, list[object]]:
+    """The decision columns from scored rows (rid, w, p, eligible, tin, c_address), best first per request."""
+    best: dict[object, Mapping[str, Any]] = {}
     second_w: dict[object, float] = {}
     plausible: dict[object, int] = {}
-    for row in scored.select("rid", "w", "p", "eligible", "tin", "c_address").iter_rows(named=True):
+    for row in scored:
         rid = row["rid"]
         if rid not in best:
             best[rid] = row
@@ -209,17 +363,15 @@ def _decide_values(scored: pl.DataFrame, rids: pl.Series, config: LinkageConfig)
             second_w[rid] = row["w"]
         if _at_least(row["p"], config.plausible_threshold):
             plausible[rid] = plausible.get(rid, 0) + 1
-    columns: dict[str, list[object]] = {
-        name: [] for name in ("rid", "outcome", "reason", "tin", "match_probability", "address_status")
-    }
-    for rid in rids.to_list():
+    columns: dict[str, list[object]] = {name: [] for name in _DECIDED}
+    for rid in rids:
         top = best.get(rid)
         if top is None:
             values: tuple[object, ...] = (Outcome.NO_MATCH.value, Reason.NO_CANDIDATE.value, None, None, None)
         else:
             p = top["p"]
-            lead_ok = rid not in second_w or _at_least(float(top["w"]) - second_w[rid], config.margin)  # type: ignore[arg-type]
-            is_match = top["eligible"] is True and _at_least(p, config.match_threshold) is True and lead_ok  # type: ignore[arg-type]
+            lead_ok = rid not in second_w or _at_least(float(top["w"]) - second_w[rid], config.margin)
+            is_match = top["eligible"] is True and _at_least(p, config.match_threshold) is True and lead_ok
             if is_match:
                 values = (
                     Outcome.MATCH.value,
@@ -233,15 +385,21 @@ def _decide_values(scored: pl.DataFrame, rids: pl.Series, config: LinkageConfig)
             else:
                 values = (Outcome.NO_MATCH.value, Reason.BELOW_THRESHOLD.value, None, p, None)
         columns["rid"].append(rid)
-        for name, value in zip(tuple(columns)[1:], values, strict=True):
+        for name, value in zip(_DECIDED[1:], values, strict=True):
             columns[name].append(value)
+    return columns
+
+
+def _decided_frame(
+    columns: dict[str, list[object]], rid_dtype: PolarsDataType, tin_dtype: PolarsDataType
+) -> pl.DataFrame:
     return pl.DataFrame(
         columns,
         schema={
-            "rid": rids.dtype,
+            "rid": rid_dtype,
             "outcome": pl.Utf8,
             "reason": pl.Utf8,
-            "tin": scored.schema["tin"],
+            "tin": tin_dtype,
             "match_probability": pl.Float64,
             "address_status": pl.Utf8,
         },

@@ -47,8 +47,8 @@ from custodes.contract.requests import subjects_frame
 from custodes.errors import StoreError
 from custodes.link.blocking import RULES
 from custodes.link.comparisons import NAME_COMPARISONS, address_level_sql
-from custodes.link.decide import decide_outcomes, score_candidates
-from custodes.link.engines.duckdb import HOUSEHOLD_LIMIT, PAIR_FILTER, request_tables
+from custodes.link.decide import SMALL_SCORED, decide_outcomes, decide_rows, score_candidates
+from custodes.link.engines.duckdb import HOUSEHOLD_LIMIT, PAIR_FILTER, request_rows
 from custodes.link.features import PAIR_CONTEXT_COLUMNS
 from custodes.link.model import ModelParameters, load_parameters
 from custodes.link.prepare import COMPARABLE_COLUMNS, PERSON_FIELDS, prepare_people
@@ -336,10 +336,14 @@ class OnlineMatcher:
         last = np.searchsorted(table, wanted, "right")
         return [self._key_pid[lo + a : lo + b] for a, b in zip(first.tolist(), last.tolist(), strict=True)]
 
-    def candidates(self, prepared: pl.DataFrame) -> dict[int, set[int]]:
-        """Person ids the blocking rules and co-residence bring to each prepared request (by rid)."""
-        tables = {name: frame.to_dicts() for name, frame in request_tables(prepared).items()}
-        found: dict[int, set[int]] = {rid: set() for rid in prepared["rid"].to_list()}
+    def candidates(self, prepared: pl.DataFrame | Sequence[Mapping[str, Any]]) -> dict[int, set[int]]:
+        """Person ids the blocking rules and co-residence bring to each prepared request (by rid).
+
+        ``prepared`` is the prepared frame or its rows (``DataFrame.to_dicts``).
+        """
+        rows = prepared.to_dicts() if isinstance(prepared, pl.DataFrame) else prepared
+        tables = request_rows(rows)
+        found: dict[int, set[int]] = {row["rid"]: set() for row in rows}
         wanted: list[tuple[int, int, list[object]]] = []
         for number, rule in enumerate(RULES):
             filters = self._request_filters[number]
@@ -369,13 +373,19 @@ class OnlineMatcher:
     # -- comparison and decision ----------------------------------------------------------
     def candidate_levels(self, prepared: pl.DataFrame) -> pl.DataFrame:
         """The batch path's levels frame (``pair_levels_sql`` + term frequencies), for every request."""
+        return pl.DataFrame(
+            self.candidate_rows(prepared.to_dicts()), schema=self._levels_schema, orient="row"
+        )
+
+    def candidate_rows(self, prepared: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """``candidate_levels``' rows as Python values, from the prepared rows (``DataFrame.to_dicts``)."""
         found = self.candidates(prepared)
         pairs = [(rid, pid) for rid in sorted(found) for pid in sorted(found[rid])]
         pids = [pid for _, pid in pairs]
         people = self._persons[pids].to_dicts() if pids else []
         spans = [(int(self._addr_start[p]), int(self._addr_start[p + 1])) for p in pids]
         addresses = self._addresses[[i for a, b in spans for i in range(a, b)]].to_dicts() if pids else []
-        requests = {r["rid"]: r for r in prepared.iter_rows(named=True)}
+        requests = {r["rid"]: r for r in prepared}
         rows: list[dict[str, Any]] = []
         offset = 0
         for (rid, _), m, (a, b) in zip(pairs, people, spans, strict=True):
@@ -394,7 +404,7 @@ class OnlineMatcher:
             row.update({f"m_{c}": m[c] for c in PAIR_CONTEXT_COLUMNS})
             row.update({"tf_first": m["tf_first"], "tf_last": m["tf_last"], "tf_addr": m["tf_addr"]})
             rows.append(row)
-        return pl.DataFrame(rows, schema=self._levels_schema, orient="row")
+        return rows
 
     def _known(self, person: Mapping[str, Any]) -> dict[str, Any]:
         """The ``known_first`` row a person's first name joins to (all NULL when it is no known name)."""
@@ -403,8 +413,17 @@ class OnlineMatcher:
 
     def decide_prepared(self, prepared: pl.DataFrame) -> pl.DataFrame:
         """Decisions (rid, outcome, reason, tin, match_probability, address_status) for prepared requests."""
-        levels = self.candidate_levels(prepared)
         model = self.model
+        rows = self.candidate_rows(prepared.to_dicts())
+        if len(rows) <= SMALL_SCORED and prepared.height <= SMALL_SCORED:
+            # a few rows: the same score and rule on Python values (tests/link/test_decide.py)
+            decided = decide_rows(
+                rows, prepared["rid"], model.m, model.u, taxpayers=model.taxpayers,
+                prior=self.config.prior_on_file, config=self.config,
+            )  # fmt: skip
+            if decided is not None:
+                return decided
+        levels = pl.DataFrame(rows, schema=self._levels_schema, orient="row")
         scored = score_candidates(
             levels, model.m, model.u, taxpayers=model.taxpayers, prior=self.config.prior_on_file
         )

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import polars as pl
@@ -48,6 +49,48 @@ def request_tables(prepared: pl.DataFrame) -> dict[str, pl.DataFrame]:
             "token"
         ),
         "req_name_keys": name_key_rows(req_surnames),
+    }
+
+
+def request_rows(prepared: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """``request_tables`` on Python values, for the online path's few requests.
+
+    ``prepared`` holds the prepared rows as ``DataFrame.to_dicts`` gives them; each table
+    comes back as ``request_tables(frame)[name].to_dicts()`` would (an exploded empty or
+    null list gives no row, as polars' explode + drop_nulls does).
+    ``tests/link/test_online.py`` holds the two equal.
+    """
+    req: list[dict[str, Any]] = []
+    surnames: list[dict[str, Any]] = []
+    firsts: list[dict[str, Any]] = []
+    swapped: list[dict[str, Any]] = []
+    name_keys: list[dict[str, Any]] = []
+    for row in prepared:
+        tin9 = row["tin9"]
+        req.append(
+            {
+                **row,
+                "tin_head": None if tin9 is None else tin9[:5],
+                "tin_tail": None if tin9 is None else tin9[4:9],
+            }
+        )
+        rid, dob_d, first_keys = row["rid"], row["dob_d"], row["first_keys"] or ()
+        for token in row["last_all"] or ():
+            if token is None:
+                continue
+            surname = {"rid": rid, "token": token, "dob_d": dob_d, "birth_year": row["birth_year"]}
+            rest = {"initial": row["initial"], "zip5": row["zip5"], "city_std": row["city_std"]}
+            surnames.append({**surname, "first_keys": row["first_keys"], **rest})
+            name_keys.extend({**surname, "fkey": fkey, **rest} for fkey in first_keys if fkey is not None)
+        firsts.extend({"rid": rid, "fkey": fkey, "dob_d": dob_d} for fkey in first_keys if fkey is not None)
+        if row["first_tok"] is not None:
+            swapped.append({"rid": rid, "token": row["first_tok"], "dob_d": dob_d})
+    return {
+        "req": req,
+        "req_surnames": surnames,
+        "req_firsts": firsts,
+        "req_swapped": swapped,
+        "req_name_keys": name_keys,
     }
 
 

@@ -18,6 +18,8 @@ from pathlib import Path
 import duckdb
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
 from custodes.config import LinkageConfig
@@ -26,7 +28,14 @@ from custodes.errors import StoreError
 from custodes.link import DuckDBLinker, LinkResult, build_index
 from custodes.link.decide import _decide_frame, decide_rows, score_candidates
 from custodes.link.engines.duckdb import request_rows, request_tables
-from custodes.link.online import CANARY_KEY, KeyHasher, OnlineMatcher, canary_hash, key_hash_sql
+from custodes.link.online import (
+    CANARY_KEY,
+    KeyHasher,
+    OnlineMatcher,
+    canary_hash,
+    key_hash_sql,
+    python_key_hash,
+)
 from custodes.link.prepare import prepare_people
 from custodes.synth import generate
 from tests.link.conftest import REQUEST_COLUMNS, TODAY, request_frame
@@ -230,7 +239,8 @@ def test_an_index_without_online_tables_says_to_load_the_master_again(
         OnlineMatcher(tmp_path / "missing.duckdb", LinkageConfig())
 
 
-def test_request_keys_hash_as_the_index_side_hashes_typed_columns() -> None:
+@pytest.mark.parametrize("in_python", [True, False], ids=["python", "duckdb"])
+def test_request_keys_hash_as_the_index_side_hashes_typed_columns(in_python: bool) -> None:
     # the index side casts its typed columns (DATE, INTEGER, VARCHAR) to VARCHAR in SQL;
     # the request side sends Python values: both must give the same 64-bit hash
     con = duckdb.connect()
@@ -242,7 +252,8 @@ def test_request_keys_hash_as_the_index_side_hashes_typed_columns() -> None:
         h for (h,) in con.execute(f"SELECT {key_hash_sql(['d', 'y', 's'])} FROM m ORDER BY y DESC").fetchall()
     ]
     two = [h for (h,) in con.execute(f"SELECT {key_hash_sql(['s', 'd'])} FROM m ORDER BY y DESC").fetchall()]
-    hasher = KeyHasher()
+    hasher = KeyHasher(in_python=in_python)
+    assert hasher.in_python is in_python
     keys = [[date(1980, 1, 2), 1980, "GARCIA"], [date(2001, 12, 31), 7, "O'NEIL-MUÑOZ"]]
     assert hasher.hashes(keys) == index_side
     assert hasher.hashes([[k[2], k[0]] for k in keys]) == two
@@ -251,6 +262,37 @@ def test_request_keys_hash_as_the_index_side_hashes_typed_columns() -> None:
     assert hasher.hashes([]) == []
     with pytest.raises(ValueError, match="at most 3"):
         hasher.hashes([[1, 2, 3, 4]])
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    keys=st.lists(
+        st.lists(
+            st.one_of(
+                st.none(),
+                st.text(st.characters(exclude_characters="\x00", exclude_categories=("Cs",)), max_size=60),
+            ),
+            min_size=1,
+            max_size=3,
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_the_python_hash_is_duckdbs_hash(keys: list[list[str | None]]) -> None:
+    # any text but NUL (hypothesis leaves out surrogates: DuckDB's VARCHAR is UTF-8), NULL parts
+    padded = [[*k, *[None] * (3 - len(k))] for k in keys]
+    assert KeyHasher(in_python=False).hashes(keys) == [python_key_hash(k) for k in padded]
+
+
+def test_a_python_hash_that_disagrees_with_duckdb_is_not_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    from custodes.link import online
+
+    monkeypatch.setattr(online, "_text_hash", lambda part: 0 if part == "" else 1)  # a DuckDB that changed
+    hasher = KeyHasher()
+    assert not hasher.in_python
+    keys = [["GARCIA", "1980-01-02"], ["", None]]
+    assert hasher.hashes(keys) == KeyHasher(in_python=False).hashes(keys)
 
 
 def test_an_index_hashed_by_another_duckdb_hash_function_is_refused(index_path: Path, tmp_path: Path) -> None:

@@ -54,7 +54,7 @@ from custodes.link.engines.duckdb import HOUSEHOLD_LIMIT, PAIR_FILTER, request_r
 from custodes.link.features import PAIR_CONTEXT_COLUMNS
 from custodes.link.model import ModelParameters, load_parameters
 from custodes.link.prepare import COMPARABLE_COLUMNS, PERSON_FIELDS, prepare_people
-from custodes.link.pysql import aliases_of, compile_sql, split_conjuncts
+from custodes.link.pysql import aliases_of, columns_of, compile_sql, split_conjuncts
 from custodes.link.sql import query_frame, table_names
 
 ONLINE_FORMAT = 3
@@ -331,6 +331,12 @@ class OnlineMatcher:
         self._levels = [(c.name, compile_sql(c.sql, ("r", "m", "kr", "km"))) for c in NAME_COMPARISONS]
         self._address_level = compile_sql(address_level_sql("r", "a"), ("r", "a"))
         self._pair_filter = compile_sql(PAIR_FILTER)
+        # the few columns the pair filter reads: a candidate it drops is never converted whole;
+        # and of one it keeps, only what its levels and the decision read
+        self._filter_persons = self._persons.select(columns_of(PAIR_FILTER, "m"))
+        compared = [m for c in NAME_COMPARISONS for m in columns_of(c.sql, "m")]
+        read = ["tin", "first_tok", *compared, *PAIR_CONTEXT_COLUMNS, "tf_first", "tf_last", "tf_addr"]
+        self._compared_persons = self._persons.select(list(dict.fromkeys(read)))
         self._levels_schema = pl.Schema(
             {  # type: ignore[arg-type] # polars' stubs do not accept a DataType read from a schema
                 "rid": pl.Int64,
@@ -440,20 +446,22 @@ class OnlineMatcher:
     def candidate_rows(self, prepared: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """``candidate_levels``' rows as Python values, from the prepared rows (``DataFrame.to_dicts``)."""
         found = self.candidates(prepared)
+        requests = {r["rid"]: r for r in prepared}
         pairs = [(rid, pid) for rid in sorted(found) for pid in sorted(found[rid])]
+        if pairs:
+            narrow = self._filter_persons[[pid for _, pid in pairs]].to_dicts()
+            kept = zip(pairs, narrow, strict=True)
+            pairs = [pair for pair, m in kept if self._pair_filter(requests[pair[0]], m) is True]
         pids = [pid for _, pid in pairs]
-        people = self._persons[pids].to_dicts() if pids else []
+        people = self._compared_persons[pids].to_dicts() if pids else []
         spans = [(int(self._addr_start[p]), int(self._addr_start[p + 1])) for p in pids]
         addresses = self._addresses[[i for a, b in spans for i in range(a, b)]].to_dicts() if pids else []
-        requests = {r["rid"]: r for r in prepared}
         rows: list[dict[str, Any]] = []
         offset = 0
         for (rid, _), m, (a, b) in zip(pairs, people, spans, strict=True):
             mine = addresses[offset : offset + b - a]
             offset += b - a
             request = requests[rid]
-            if self._pair_filter(request, m) is not True:
-                continue
             kr, km = self._known(request), self._known(m)
             row: dict[str, Any] = {"rid": rid, "tin": m["tin"]}
             for name, level in self._levels:

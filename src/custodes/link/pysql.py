@@ -334,6 +334,12 @@ def split_conjuncts(sql: str) -> list[str]:
     )
 
 
+def columns_of(sql: str, alias: str) -> tuple[str, ...]:
+    """The columns of ``alias`` a SQL expression reads, in the order first met."""
+    columns = sqlglot.parse_one(sql, read="duckdb").find_all(exp.Column)
+    return tuple(dict.fromkeys(c.name for c in columns if c.table == alias))
+
+
 def aliases_of(sql: str) -> set[str]:
     """The table aliases a SQL condition refers to."""
     return {c.table for c in sqlglot.parse_one(sql, read="duckdb").find_all(exp.Column)}

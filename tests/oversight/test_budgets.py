@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from alembic import command
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from custodes import Gateway
 from custodes.config import BudgetConfig
@@ -346,3 +346,54 @@ def test_the_verdict_on_python_values_equals_the_frame_verdict() -> None:
         for reason in bitten:
             bitten[reason] += by_values.queries["budget"].eq(reason).sum()
     assert min(bitten.values()) > 50, bitten
+
+
+def test_the_history_lookup_reads_by_primary_key_and_never_scans_the_window(tmp_path: Path) -> None:
+    """Regression: a row-value IN with the window in SQL made SQLite walk the agency's whole window.
+
+    Every statement ``connected_history`` runs must search a primary key on SQLite; the
+    window is applied to the rows found (an out-of-window query is not returned).
+    """
+    url = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    upgrade(url)
+    engine = connect(url)
+    rows = [
+        {"agency": DHS, "batch_id": f"B{i}", "row_number": 1, "request_id": f"R{i}",
+         "requested_at": NOW - timedelta(days=40 if i == 0 else i), "subject_keys": f"{i} {i + 1}",
+         "status": "answered", "budget": None}
+        for i in range(5)
+    ]  # fmt: skip
+    statements: list[tuple[str, object]] = []
+
+    def keep(_conn: object, _cursor: object, statement: str, parameters: object, *_rest: object) -> None:
+        statements.append((statement, parameters))
+
+    try:
+        with engine.begin() as conn:
+            conn.execute(budget_queries.insert(), rows)
+            conn.execute(
+                budget_keys.insert(),
+                [
+                    {"agency": DHS, "subject_key": k, "batch_id": r["batch_id"], "row_number": 1}
+                    for r in rows
+                    for k in map(int, str(r["subject_keys"]).split())
+                ],
+            )
+        event.listen(engine, "before_cursor_execute", keep)
+        with engine.connect() as conn:
+            found = connected_history(conn, DHS, NOW - timedelta(days=30), {3})
+        event.remove(engine, "before_cursor_execute", keep)
+        assert statements
+        with engine.connect() as conn:
+            for statement, parameters in statements:
+                plan = " ".join(
+                    str(r[-1])
+                    for r in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters)  # type: ignore[arg-type]
+                )
+                assert "USING PRIMARY KEY" in plan or "autoindex" in plan, plan
+                assert "SCAN" not in plan, plan
+                assert "ix_oversight_budget_agency_at" not in plan, plan
+    finally:
+        engine.dispose()
+    # the chain 3-4, 2-3, 1-2, 0-1 reaches B0, which is outside the 30-day window
+    assert sorted(found["batch_id"]) == ["B1", "B2", "B3", "B4"]

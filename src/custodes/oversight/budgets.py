@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 import polars as pl
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import Connection, bindparam, func, select
 
 from custodes.codes import Reason
 from custodes.config import BudgetConfig
@@ -339,6 +339,25 @@ larger ones read the agency's whole window, which is then cheaper than the looku
 _IN_CHUNK = 1_000
 
 
+_ROWS_BY_KEYS = select(budget_keys.c.batch_id, budget_keys.c.row_number).where(
+    budget_keys.c.agency == bindparam("agency"),
+    budget_keys.c.subject_key.in_(bindparam("keys", expanding=True)),
+)
+_HISTORY_BY_ROWS = select(
+    budget_queries.c.batch_id,
+    budget_queries.c.row_number,
+    budget_queries.c.request_id,
+    budget_queries.c.requested_at,
+    budget_queries.c.subject_keys,
+    budget_queries.c.status,
+    budget_queries.c.budget,
+).where(
+    budget_queries.c.agency == bindparam("agency"),
+    budget_queries.c.batch_id == bindparam("batch_id"),
+    budget_queries.c.row_number.in_(bindparam("rows", expanding=True)),
+)
+
+
 def connected_history(conn: Connection, agency: str, since: datetime, keys: set[int]) -> pl.DataFrame:
     """The agency's stored queries since ``since`` connected to ``keys`` through shared keys.
 
@@ -349,7 +368,6 @@ def connected_history(conn: Connection, agency: str, since: datetime, keys: set[
     found: dict[tuple[str, int], tuple[object, ...]] = {}
     looked: set[int] = set()
     frontier = set(keys)
-    q, k = budget_queries.c, budget_keys.c
     while frontier:
         looked |= frontier
         wanted = sorted(frontier)
@@ -360,26 +378,26 @@ def connected_history(conn: Connection, agency: str, since: datetime, keys: set[
             held.update(
                 (b, r)
                 for b, r in conn.execute(
-                    select(k.batch_id, k.row_number).where(
-                        k.agency == agency, k.subject_key.in_(wanted[start : start + _IN_CHUNK])
-                    )
+                    _ROWS_BY_KEYS, {"agency": agency, "keys": wanted[start : start + _IN_CHUNK]}
                 )
             )
-        pending = sorted(held - found.keys())
-        for start in range(0, len(pending), _IN_CHUNK):
-            rows = conn.execute(
-                select(
-                    q.batch_id, q.row_number, q.request_id, q.requested_at, q.subject_keys, q.status, q.budget
-                )
-                .where(
-                    q.agency == agency,
-                    tuple_(q.batch_id, q.row_number).in_(pending[start : start + _IN_CHUNK]),
-                )
-                .where(q.requested_at >= since)
-            ).all()
-            for row in rows:
-                found[(row[0], row[1])] = tuple(row)
-                frontier.update(int(x) for x in row[4].split())
+        pending: dict[str, list[int]] = {}
+        for batch_id, row_number in sorted(held - found.keys()):
+            pending.setdefault(batch_id, []).append(row_number)
+        # one primary-key lookup per batch: a row-value IN over (batch, row) pairs made SQLite
+        # scan the agency's whole window, and the window is checked here rather than in SQL so
+        # that no planner prefers the (agency, requested_at) index
+        for batch_id, row_numbers in pending.items():
+            for start in range(0, len(row_numbers), _IN_CHUNK):
+                rows = conn.execute(
+                    _HISTORY_BY_ROWS,
+                    {"agency": agency, "batch_id": batch_id, "rows": row_numbers[start : start + _IN_CHUNK]},
+                ).all()
+                for row in rows:
+                    if _aware(row[3]) < since:
+                        continue
+                    found[(row[0], row[1])] = tuple(row)
+                    frontier.update(int(x) for x in row[4].split())
         frontier -= looked
     ordered = sorted(found.values(), key=lambda r: (_aware(r[3]), r[0], r[1]))  # type: ignore[arg-type]
     return pl.DataFrame(ordered, schema=_HISTORY_SCHEMA, orient="row")

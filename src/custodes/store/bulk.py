@@ -89,11 +89,16 @@ def bulk_insert(conn: Connection, table: Table, frame: pl.DataFrame) -> None:
 
     Rows go in primary-key order when the frame holds the whole key, so the key's B-tree is
     written page by page rather than at random; SQLite's page cache is raised meanwhile.
+    Below ``JSON_MIN_ROWS`` rows (an online group's few rows) neither is worth its cost: a
+    sort and three PRAGMA statements for a handful of inserts.
     """
     if frame.is_empty():
         return
     names = frame.columns
     columns = [table.c[name] for name in names]  # a KeyError names a column the table lacks
+    if frame.height < JSON_MIN_ROWS:
+        _insert(conn, table, frame, columns)
+        return
     key = [c.name for c in table.primary_key.columns]
     if key and set(key) <= set(names):
         frame = frame.sort(key)

@@ -48,6 +48,7 @@ from custodes.ledger import (
     load_keys,
 )
 from custodes.ledger.keys import LedgerKeysExistError, LedgerKeysMissingError
+from custodes.ledger.store import lock_head
 from custodes.legal import check_batch
 from custodes.legal.subjects import check_subjects
 from custodes.link import DuckDBLinker, IndexSummary, build_index
@@ -312,11 +313,20 @@ class Gateway:
             if results[i] is None:
                 parts.setdefault(_basis_key(request.basis), []).append(i)
         decided = [self._decide_part([requests[i] for i in members]) for members in parts.values()]
-        # groups are decided in parallel but appended one at a time: the log has one head
+        # decided outside the lock, recorded under it: the log has one head, and the budgets
+        # are confirmed against what other writers recorded meanwhile (BatchOversight.confirm)
         with self._ledger_lock, self._engine.begin() as conn:
+            log_size: int | None = lock_head(conn)
             sealed: list[tuple[Mapping[str, object], DecisionColumns]] = []
-            for members, part in zip(parts.values(), decided, strict=True):
-                sealed.extend(self._record_part(conn, [requests[i] for i in members], part))
+            recorded_for: set[str] = set()
+            for n, members in enumerate(parts.values()):
+                part_requests = [requests[i] for i in members]
+                agency = part_requests[0].basis.agency
+                # an earlier part of this group, recorded in this transaction, counts for the agency
+                if not decided[n].oversight.confirm(conn, None if agency in recorded_for else log_size):
+                    decided[n] = self._decide_part(part_requests, locked=conn)
+                recorded_for.add(agency)
+                sealed.extend(self._record_part(conn, part_requests, decided[n]))
             if sealed and self.settings.accounting:
                 append_batches(conn, self._keys(), sealed)
         for members, part in zip(parts.values(), decided, strict=True):
@@ -324,11 +334,14 @@ class Gateway:
                 results[i] = row
         return [r if r is not None else StoreError("online verification left undecided") for r in results]
 
-    def _decide_part(self, requests: Sequence[OnlineRequest]) -> _DecidedPart:
-        """Decide subjects under one basis as one frame (rows in arrival order)."""
+    def _decide_part(
+        self, requests: Sequence[OnlineRequest], *, locked: Connection | None = None
+    ) -> _DecidedPart:
+        """Decide subjects under one basis as one frame (rows in arrival order); ``locked``: the
+        oversight reads go through this connection, which holds the store's write lock."""
         now = max(r.now for r in requests)
         frame = subjects_frame([r.subject for r in requests])
-        oversight = BatchOversight(self._engine, self.settings, requests[0].basis, now)
+        oversight = BatchOversight(self._engine, self.settings, requests[0].basis, now, locked=locked)
         decisions, response, batch_reason = self._decide(
             requests[0].basis, frame, now=now, say=lambda _msg: None, oversight=oversight,
             matcher=self.online_matcher(), subject_count=1,
@@ -589,6 +602,16 @@ class Gateway:
         try:
             say("recording the batch and its accounting")
             with self._engine.begin() as conn:
+                # the write lock first; then the budgets are confirmed against what other
+                # writers recorded since the batch was screened (BatchOversight.confirm)
+                if not oversight.confirm(conn, lock_head(conn)):
+                    say("the agency's query history changed while the batch was decided: deciding it again")
+                    oversight = BatchOversight(self._engine, self.settings, manifest, now, locked=conn)
+                    decisions, response, batch_reason = self._decide(
+                        manifest, frame, now=now, say=say, oversight=oversight
+                    )
+                    write_response(response, tmp_response)
+                    write_decisions(decisions.select(DECISION_COLUMNS), tmp_decisions)
                 checkpoint = self._record(
                     conn,
                     manifest=manifest,

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator
 from dataclasses import replace
 
@@ -146,23 +145,36 @@ def test_events_must_name_their_kind(engine: Engine, keys: LedgerKeys, entry: di
         append_event(conn, keys, entry)
 
 
-def test_a_writer_that_moves_the_head_under_us_is_detected(
+def test_a_writer_that_appends_before_we_take_the_lock_is_queued_behind_not_a_failure(
     sqlite_engine: Engine, sqlite_url: str, keys: LedgerKeys
 ) -> None:
-    path = sqlite_url.removeprefix("sqlite:///")
-    moved: list[str] = []
+    """The lock is taken before the head is read: an append in between moves where ours lands.
+
+    Before, the head was read first and the first write came after it; on SQLite another
+    process committing in between failed the append ("at the same time").
+    """
+    other = connect(sqlite_url)
+    interleaved: list[str] = []
 
     def other_writer(_conn: object, _cursor: object, statement: str, *_: object) -> None:
-        # Between our read of the head and our first write, another process appends.
-        if statement.startswith("UPDATE ledger_head") and not moved:
-            moved.append(statement)
-            with sqlite3.connect(path) as other:
-                other.execute("UPDATE ledger_head SET size = size + 1")
+        # just before our first statement (the lock), another process appends and commits
+        if statement.startswith("UPDATE ledger_head") and not interleaved:
+            interleaved.append(statement)
+            with other.begin() as conn:
+                append_event(conn, keys, {"event": "other"})
 
     event.listen(sqlite_engine, "before_cursor_execute", other_writer)
-    with pytest.raises(LedgerError, match="at the same time"), sqlite_engine.begin() as conn:
-        append_event(conn, keys, {"event": "x"})
-    assert moved
+    try:
+        with sqlite_engine.begin() as conn:
+            append_event(conn, keys, {"event": "ours"})
+    finally:
+        event.remove(sqlite_engine, "before_cursor_execute", other_writer)
+        other.dispose()
+    assert interleaved
+    assert [json.loads(e)["event"] for e in _entries(sqlite_engine)] == ["other", "ours"]
+    with sqlite_engine.connect() as conn:
+        assert store.head_size(conn) == 2
+        assert audit_log(conn, keys.verifier).ok
 
 
 def test_the_head_is_compared_and_swapped(engine: Engine, keys: LedgerKeys) -> None:

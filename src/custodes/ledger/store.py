@@ -186,17 +186,19 @@ def delete_tiles(conn: Connection, keys: Collection[TileKey]) -> None:
 
 
 def lock_head(conn: Connection) -> int:
-    """The tree size, locked for this transaction (row lock; SQLite's write lock)."""
-    size = conn.execute(
-        select(head.c.size).where(head.c.id == HEAD_ID).with_for_update()
-    ).scalar_one_or_none()
-    if size is None:
+    """The tree size, locked for this transaction: the store's write lock, taken here.
+
+    The lock is taken before the size is read, by a no-op write: PostgreSQL's row lock, and
+    on SQLite the database's write lock (waiting up to its busy timeout, whereas a write
+    after a read in the same transaction fails at once when another writer committed in
+    between). The size read next is then the newest, and stays so until this transaction
+    ends: appenders in other threads and processes queue here instead of failing. Called
+    again in the same transaction, it returns the size at once.
+    """
+    locked = conn.execute(update(head).where(head.c.id == HEAD_ID).values(size=head.c.size))
+    if locked.rowcount != 1:
         raise LedgerError("the ledger head row is missing: run `custodes init` (store upgrade)")
-    # A no-op write takes SQLite's write lock now, and fails if another writer moved on.
-    moved = conn.execute(update(head).where(head.c.id == HEAD_ID, head.c.size == size).values(size=size))
-    if moved.rowcount != 1:
-        raise LedgerError("another process appended to the log at the same time; retry")
-    return int(size)
+    return int(conn.execute(select(head.c.size).where(head.c.id == HEAD_ID)).scalar_one())
 
 
 def set_head(conn: Connection, old: int, new: int) -> None:

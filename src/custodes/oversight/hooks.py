@@ -4,11 +4,21 @@ The gateway creates one ``BatchOversight`` per batch, passes its suspended bases
 batch-level legal check, lets it screen eligible rows against the query budgets, and has it
 record (inside the batch's transaction) the policy version, the master file and the
 budgeted queries. A suspension recorded while the batch was being processed holds it.
+
+**The budgets under concurrency.** A batch is screened before it is linked, outside the
+transaction that records it, so another writer (a second server process, the batch worker
+beside the online verifications) may record queries of the same agency in between. The
+recording transaction therefore calls ``confirm`` once it holds the store's write lock
+(``custodes.ledger.store.lock_head``): when anything was appended since the screen, the
+budgets are checked again on the locked connection, and the caller decides the batch again
+under the lock if the refusals changed. Budgets thus count exactly as if the writers had run
+one after another.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 
 import polars as pl
@@ -16,6 +26,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from custodes.config import Settings
 from custodes.contract.manifest import Manifest
+from custodes.ledger.store import head_size
 from custodes.oversight.budgets import BudgetCheck, check_budgets, record_queries
 from custodes.oversight.policy import (
     current_master_sha256,
@@ -35,18 +46,39 @@ IN_FORCE = "in force"
 class BatchOversight:
     """Oversight's part in deciding and recording one batch."""
 
-    def __init__(self, engine: Engine, settings: Settings, manifest: Manifest, now: datetime) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        manifest: Manifest,
+        now: datetime,
+        *,
+        locked: Connection | None = None,
+    ) -> None:
+        """``locked``: read through this connection, which holds the store's write lock (deciding
+        again inside a recording transaction, after ``confirm`` failed)."""
         self._engine = engine
         self._settings = settings
         self._manifest = manifest
         self._now = now
+        self._locked = locked
         self._budget: BudgetCheck | None = None
+        self._screened: tuple[pl.DataFrame, pl.Series, pl.DataFrame | None] | None = None
+        self._log_size: int | None = None
         self._suspended_at_start = False
         self.policy_version = policy_version(policy_document(settings))
 
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        if self._locked is not None:
+            yield self._locked
+            return
+        with self._engine.connect() as conn:
+            yield conn
+
     def suspended_bases(self) -> frozenset[str]:
         """The bases suspended for this batch's agency and basis, for ``check_batch``."""
-        with self._engine.connect() as conn:
+        with self._reading() as conn:
             found = active_suspensions(conn, self._manifest.agency, self._manifest.legal_basis)
         self._suspended_at_start = bool(found)
         return frozenset({self._manifest.legal_basis}) if found else frozenset()
@@ -56,12 +88,40 @@ class BatchOversight:
     ) -> pl.Series:
         """Query-budget refusals for the rows the legal checks let through (``prepared``: those
         rows already prepared for linkage, see ``check_budgets``)."""
-        with self._engine.connect() as conn:
-            self._budget = check_budgets(
-                conn, self._settings.budgets, agency=self._manifest.agency, frame=frame, refused=refused,
-                now=self._now, prepared=prepared,
-            )  # fmt: skip
+        with self._reading() as conn:
+            # read before the history: a write in between shows as a moved log (see ``confirm``)
+            self._log_size = head_size(conn) if self._settings.accounting else None
+            self._budget = self._check(conn, frame, refused, prepared)
+        self._screened = (frame, refused, prepared)
         return self._budget.refusals
+
+    def _check(
+        self, conn: Connection, frame: pl.DataFrame, refused: pl.Series, prepared: pl.DataFrame | None
+    ) -> BudgetCheck:
+        return check_budgets(
+            conn, self._settings.budgets, agency=self._manifest.agency, frame=frame, refused=refused,
+            now=self._now, prepared=prepared,
+        )  # fmt: skip
+
+    def confirm(self, conn: Connection, log_size: int | None) -> bool:
+        """Whether the screen's refusals still hold, inside the recording transaction.
+
+        ``conn`` holds the store's write lock and ``log_size`` is the tree size it locked
+        (None: something this transaction already recorded may count, so check again). When
+        the log has not moved since the screen, nothing can have changed the agency's
+        history; otherwise the budgets are checked again on ``conn``. True: the decisions stand
+        (the queries recorded are the fresh check's). False: the refusals differ, and the
+        caller must decide again under the lock.
+        """
+        if self._screened is None or self._budget is None:
+            return True
+        if log_size is not None and self._log_size is not None and log_size == self._log_size:
+            return True
+        fresh = self._check(conn, *self._screened)
+        if not fresh.refusals.equals(self._budget.refusals):
+            return False
+        self._budget = fresh
+        return True
 
     def ledger_fields(self) -> dict[str, object]:
         """Fields oversight adds to the batch's ledger entry."""

@@ -157,6 +157,19 @@ class Desk:
             stored = records.find_key(conn, key_id)
         if stored is None or not self._verifier.matches(key_id, stored.secret_hash, presented):
             raise AuthenticationError("the API key is not valid")
+        return self._holder(stored, now)
+
+    def caller_of_key(self, key_id: str, now: datetime | None = None) -> Caller:
+        """The caller of a key authenticated before (a UI session's), if it is still in force."""
+        with self.engine.connect() as conn:
+            stored = records.find_key(conn, key_id)
+        if stored is None:
+            raise AuthenticationError("the API key is not valid")
+        return self._holder(stored, now or _now())
+
+    @staticmethod
+    def _holder(stored: records.StoredKey, now: datetime) -> Caller:
+        key_id = stored.key_id
         if stored.revoked_at is not None:
             raise AuthenticationError(f"API key {key_id} was revoked at {stored.revoked_at.isoformat()}")
         if stored.expires_at is not None and stored.expires_at <= now:

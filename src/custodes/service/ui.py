@@ -1,16 +1,17 @@
 """The reviewer UI: server-rendered pages for disclosure officers (no JavaScript, no CDN).
 
 A staff member logs in with their API key; the session is a random token in an HttpOnly,
-SameSite=Strict cookie, held in this process's memory (a restart logs everyone out).
+SameSite=Strict cookie; the store keeps its SHA-256 digest (table ``ui_sessions``), so every
+server process knows every session, and a session ends with its key (revoked or expired).
 Every form post carries the session's CSRF token. The pages call the same ``Desk`` methods
 as the API, so Cedar decides here too; TINs appear only masked (``***-**-1234``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -20,6 +21,7 @@ from fastapi import FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from jinja2 import Environment, PackageLoader, select_autoescape
+from sqlalchemy import delete, insert, select
 
 from custodes.errors import (
     AuthenticationError,
@@ -30,6 +32,8 @@ from custodes.errors import (
 )
 from custodes.service.authz import Caller
 from custodes.service.desk import Desk
+from custodes.service.records import aware
+from custodes.store.schema import ui_sessions
 
 SESSION_COOKIE = "custodes_session"
 LOGIN_COOKIE = "custodes_login"
@@ -47,34 +51,53 @@ class Session:
 
 
 class Sessions:
-    """Sessions by token, in memory."""
+    """Sessions by token, in the store (``ui_sessions``): shared by every server process."""
 
-    def __init__(self, lifetime: timedelta) -> None:
+    def __init__(self, desk: Desk, lifetime: timedelta) -> None:
+        self._desk = desk
         self._lifetime = lifetime
-        self._by_token: dict[str, Session] = {}
-        self._lock = threading.Lock()
+
+    @staticmethod
+    def _digest(token: str) -> str:
+        return hashlib.sha256(token.encode()).hexdigest()
 
     def open(self, caller: Caller) -> str:
         token = secrets.token_urlsafe(32)
-        with self._lock:
-            self._by_token[token] = Session(
-                caller, secrets.token_urlsafe(32), datetime.now(UTC) + self._lifetime
-            )
+        now = datetime.now(UTC)
+        with self._desk.engine.begin() as conn:
+            conn.execute(delete(ui_sessions).where(ui_sessions.c.expires_at <= now))
+            conn.execute(
+                insert(ui_sessions).values(
+                    token_sha256=self._digest(token), key_id=caller.key_id, csrf=secrets.token_urlsafe(32),
+                    created_at=now, expires_at=now + self._lifetime,
+                )
+            )  # fmt: skip
         return token
 
     def get(self, token: str | None) -> Session | None:
-        if not token:
+        if not token or len(token) > 100:
             return None
-        with self._lock:
-            session = self._by_token.get(token)
-            if session is not None and session.expires <= datetime.now(UTC):
-                del self._by_token[token]
-                return None
-        return session
+        now = datetime.now(UTC)
+        with self._desk.engine.connect() as conn:
+            row = conn.execute(
+                select(ui_sessions.c.key_id, ui_sessions.c.csrf, ui_sessions.c.expires_at).where(
+                    ui_sessions.c.token_sha256 == self._digest(token)
+                )
+            ).first()
+        expires = aware(row.expires_at) if row is not None else None
+        if row is None or expires is None or expires <= now:
+            return None
+        try:
+            caller = self._desk.caller_of_key(row.key_id, now)
+        except AuthenticationError:
+            return None  # the key was revoked or expired since the login
+        return Session(caller, row.csrf, expires)
 
     def close(self, token: str | None) -> None:
-        with self._lock:
-            self._by_token.pop(token or "", None)
+        if not token:
+            return
+        with self._desk.engine.begin() as conn:
+            conn.execute(delete(ui_sessions).where(ui_sessions.c.token_sha256 == self._digest(token)))
 
 
 def mount_ui(app: FastAPI, desk: Desk) -> None:
@@ -82,7 +105,7 @@ def mount_ui(app: FastAPI, desk: Desk) -> None:
     env = Environment(
         loader=PackageLoader("custodes.service", "templates"), autoescape=select_autoescape(["html"])
     )
-    sessions = Sessions(timedelta(minutes=desk.settings.service.session_minutes))
+    sessions = Sessions(desk, timedelta(minutes=desk.settings.service.session_minutes))
     static = resources.files("custodes.service") / "static"
     app.mount("/ui/static", StaticFiles(directory=str(static)), name="ui-static")
 

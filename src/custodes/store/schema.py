@@ -175,3 +175,16 @@ idempotency_keys = Table(
 
 ``status_code`` is null while the first request is still being answered.
 """
+
+ui_sessions = Table(
+    "ui_sessions",
+    metadata,
+    Column("token_sha256", String(64), primary_key=True),
+    Column("key_id", String(32), ForeignKey("api_keys.key_id"), nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Index("ix_ui_sessions_expires_at", "expires_at"),
+)
+"""Reviewer UI sessions (migration 0007), shared by every server process: the digest of the
+cookie's token, the staff key it was opened with, and its CSRF token."""

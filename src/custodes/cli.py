@@ -294,11 +294,14 @@ def bench_service(  # noqa: PLR0917 - a command's options
     results: Annotated[Path, typer.Option("--out", help="Where service-<persons>.json goes.")] = Path(
         "bench/results"
     ),
+    workers: Annotated[int, typer.Option(min=1, help="Server processes (custodes serve --workers).")] = 1,
 ) -> None:
     """Loopback load test of POST /v1/verifications: p50, p99 and throughput at a rate."""
     from custodes.bench.service import run_service_bench
 
-    report = run_service_bench(persons, clients, seconds, seed, workdir, results, rate=rate or None)
+    report = run_service_bench(
+        persons, clients, seconds, seed, workdir, results, rate=rate or None, workers=workers
+    )
     print(json.dumps(report, indent=2))
 
 

@@ -126,6 +126,8 @@ class ServiceConfig:
     """Lifetime of a reviewer UI session cookie."""
     online_max_group: int = 64
     """Most online verifications decided together and committed in one transaction (group commit)."""
+    workers: int = 1
+    """Server processes ``custodes serve`` runs (uvicorn workers) on one port; see docs/service.md."""
 
 
 def _default_bases() -> dict[str, BasisRule]:

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import httpx
 import polars as pl
+import psutil
 
 from custodes.config import load_settings
 from custodes.contract.columns import REQUEST_COLUMNS
@@ -92,9 +93,28 @@ def _prepare(
 
 
 def _cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU seconds a process and its live descendants have used (uvicorn's workers)."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
+
+
+def _rss_mib(pid: int) -> list[float]:
+    """Resident memory of a process and of each live descendant, in MiB (the supervisor first)."""
+    root = psutil.Process(pid)
+    sizes = []
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            sizes.append(round(process.memory_info().rss / 2**20, 1))
+        except psutil.NoSuchProcess:
+            continue
+    return sizes
 
 
 @dataclass
@@ -102,6 +122,7 @@ class _Run:
     latencies: list[float] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
     server_cpu: float = 0.0
+    server_rss_mib: list[float] = field(default_factory=list)
     client_cpu: float = 0.0
     elapsed: float = 0.0
 
@@ -233,6 +254,7 @@ async def _load(  # noqa: PLR0917 - the run's parameters
         pool.get_nowait().close()
     run.elapsed = time.perf_counter() - marks["at"]
     run.server_cpu = _cpu_seconds(server_pid) - marks["server"]
+    run.server_rss_mib = _rss_mib(server_pid)
     run.client_cpu = time.process_time() - marks["client"]
     return run
 
@@ -247,10 +269,12 @@ def run_service_bench(  # noqa: PLR0917 - the positional signature the CLI calls
     *,
     warmup: float = 3.0,
     rate: float | None = RATE_TARGET,
+    workers: int = 1,
 ) -> dict[str, object]:
     """Run the benchmark and write ``service-<persons>.json`` under ``results``.
 
-    ``rate`` requests a second in open loop (None: closed loop at ``clients``).
+    ``rate`` requests a second in open loop (None: closed loop at ``clients``); ``workers``
+    server processes (``custodes serve --workers``).
     """
     workdir.mkdir(parents=True, exist_ok=True)
     prepared_at = time.perf_counter()
@@ -262,7 +286,18 @@ def run_service_bench(  # noqa: PLR0917 - the positional signature the CLI calls
     server_log = Path(env["CUSTODES_HOME"]) / "server.log"
     log_file = server_log.open("wb")
     server = subprocess.Popen(
-        [sys.executable, "-m", "custodes", "serve", "--host", "127.0.0.1", "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "custodes",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+        ],
         env=env,
         stdout=log_file,
         stderr=subprocess.STDOUT,
@@ -303,6 +338,7 @@ def run_service_bench(  # noqa: PLR0917 - the positional signature the CLI calls
         "mode": "closed loop" if rate is None else "open loop",
         "offered_rate": rate,
         "clients": clients,
+        "server_workers": workers,
         "seconds": round(run.elapsed, 2),
         "warmup_seconds": warmup,
         "requests": answered,
@@ -315,6 +351,7 @@ def run_service_bench(  # noqa: PLR0917 - the positional signature the CLI calls
             "mean": round(statistics.fmean(ordered) * 1000, 2) if ordered else None,
         },
         "server_cpu_ms_per_request": round(1000 * run.server_cpu / answered, 2) if answered else None,
+        "server_rss_mib": run.server_rss_mib,
         "client_cpu_ms_per_request": round(1000 * run.client_cpu / answered, 2) if answered else None,
         "target": {"p99_ms": P99_TARGET_MS, "rate": RATE_TARGET},
         "target_met": bool(rate is not None and rate >= RATE_TARGET and answered and p99 <= P99_TARGET_MS
@@ -327,11 +364,10 @@ def run_service_bench(  # noqa: PLR0917 - the positional signature the CLI calls
         "load_average_1m_after": os.getloadavg()[0],
         "python": platform.python_version(),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "note": "server (uvicorn, one process) and clients (one asyncio process) share the machine; "
-        "latency in open loop runs from each request's due time",
+        "note": "server (uvicorn, server_workers processes) and clients (one asyncio process) share the "
+        "machine; latency in open loop runs from each request's due time",
     }  # fmt: skip
     results.mkdir(parents=True, exist_ok=True)
-    (results / f"service-{persons}{'' if rate is not None else '-closed'}.json").write_text(
-        json.dumps(report, indent=2) + "\n", encoding="utf-8"
-    )
+    name = f"service-{persons}{'' if workers == 1 else f'-w{workers}'}{'' if rate is not None else '-closed'}"
+    (results / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report

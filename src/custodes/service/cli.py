@@ -74,6 +74,9 @@ def db_upgrade() -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to listen on (default: [service] host).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: [service] port).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Server processes on the port (default: [service] workers).")
+    ] = None,
 ) -> None:
     """Run the HTTP API, the reviewer UI and the background batch worker under uvicorn."""
     import uvicorn
@@ -84,6 +87,7 @@ def serve(
         factory=True,
         host=host or settings.service.host,
         port=port or settings.service.port,
+        workers=workers or settings.service.workers,
         log_level="info",
     )
 

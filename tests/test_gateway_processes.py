@@ -201,3 +201,22 @@ def test_an_appender_waits_for_another_writer_instead_of_failing(store_url: str,
     finally:
         holder.dispose()
         waiter.dispose()
+
+
+def test_two_bases_of_one_agency_in_one_group_count_against_one_budget(
+    pair: tuple[Gateway, Gateway], basis: Manifest
+) -> None:
+    """Parts under different bases are decided apart, then confirmed one after another."""
+    first, _ = pair
+    other = replace(basis, reason=basis.reason + " The second investigation concerns the same person.")
+    subject = subjects()[0]
+    items = [
+        OnlineRequest(replace(b, batch_id=f"DHS-P-{b is other}-{n}"), subject, NOW)
+        for b in (basis, other)
+        for n in range(2)
+    ]
+    answers = first.verify_subjects(items)
+    reasons = [a["reason"] for a in answers if isinstance(a, dict)]
+    # one at a time: three answers, then the budget is spent, whichever basis asks
+    assert reasons == [None, None, None, EXCEEDED]
+    assert sorted(stored_queries(first)) == ["answered"] * LIMIT + ["refused"]

@@ -118,6 +118,10 @@ class _DecidedPart:
     oversight: BatchOversight
 
 
+class _BudgetsMoved(Exception):
+    """Another writer changed an agency's query history since a group was screened."""
+
+
 def _basis_key(basis: Manifest) -> tuple[object, ...]:
     """What subjects must share to be decided as one frame: every legal element but the batch id."""
     return (
@@ -313,26 +317,60 @@ class Gateway:
             if results[i] is None:
                 parts.setdefault(_basis_key(request.basis), []).append(i)
         decided = [self._decide_part([requests[i] for i in members]) for members in parts.values()]
+        groups = [[requests[i] for i in members] for members in parts.values()]
         # decided outside the lock, recorded under it: the log has one head, and the budgets
         # are confirmed against what other writers recorded meanwhile (BatchOversight.confirm)
-        with self._ledger_lock, self._engine.begin() as conn:
-            log_size: int | None = lock_head(conn)
-            sealed: list[tuple[Mapping[str, object], DecisionColumns]] = []
-            recorded_for: set[str] = set()
-            for n, members in enumerate(parts.values()):
-                part_requests = [requests[i] for i in members]
-                agency = part_requests[0].basis.agency
-                # an earlier part of this group, recorded in this transaction, counts for the agency
-                if not decided[n].oversight.confirm(conn, None if agency in recorded_for else log_size):
-                    decided[n] = self._decide_part(part_requests, locked=conn)
-                recorded_for.add(agency)
-                sealed.extend(self._record_part(conn, part_requests, decided[n]))
-            if sealed and self.settings.accounting:
-                append_batches(conn, self._keys(), sealed)
+        try:
+            with self._ledger_lock, self._engine.begin() as conn:
+                self._record_group(conn, groups, decided)
+        except _BudgetsMoved:
+            with self._ledger_lock, self._engine.begin() as conn:
+                self._record_group_locked(conn, groups, decided)
         for members, part in zip(parts.values(), decided, strict=True):
             for i, row in zip(members, part.response.iter_rows(named=True), strict=True):
                 results[i] = row
         return [r if r is not None else StoreError("online verification left undecided") for r in results]
+
+    def _record_group(
+        self, conn: Connection, groups: Sequence[Sequence[OnlineRequest]], decided: Sequence[_DecidedPart]
+    ) -> None:
+        """Record decided parts, then take the log's lock and confirm their budgets; append.
+
+        Recording before the lock keeps the time other writers wait for the head short (on
+        PostgreSQL the inserts of other transactions proceed in parallel). Each part is
+        confirmed leaving out its own and later parts' rows, which this transaction holds
+        already; ``_BudgetsMoved`` when one must be decided again (nothing is committed).
+        """
+        sealed: list[tuple[Mapping[str, object], DecisionColumns]] = []
+        for part_requests, part in zip(groups, decided, strict=True):
+            sealed.extend(self._record_part(conn, part_requests, part))
+        log_size = lock_head(conn)
+        agencies = [part_requests[0].basis.agency for part_requests in groups]
+        for n, part in enumerate(decided):
+            own = frozenset(r.basis.batch_id for part_requests in groups[n:] for r in part_requests)
+            # an earlier part of the agency, recorded in this transaction, counts: check again
+            earlier = agencies[n] in agencies[:n]
+            if not part.oversight.confirm(conn, None if earlier else log_size, exclude=own):
+                raise _BudgetsMoved
+        if sealed and self.settings.accounting:
+            append_batches(conn, self._keys(), sealed)
+
+    def _record_group_locked(
+        self, conn: Connection, groups: Sequence[Sequence[OnlineRequest]], decided: list[_DecidedPart]
+    ) -> None:
+        """``_record_group`` when a budget moved: the lock first, then each part confirmed or
+        decided again under it, then recorded, one after another (``decided`` is updated)."""
+        log_size = lock_head(conn)
+        sealed: list[tuple[Mapping[str, object], DecisionColumns]] = []
+        recorded_for: set[str] = set()
+        for n, part_requests in enumerate(groups):
+            agency = part_requests[0].basis.agency
+            if not decided[n].oversight.confirm(conn, None if agency in recorded_for else log_size):
+                decided[n] = self._decide_part(part_requests, locked=conn)
+            recorded_for.add(agency)
+            sealed.extend(self._record_part(conn, part_requests, decided[n]))
+        if sealed and self.settings.accounting:
+            append_batches(conn, self._keys(), sealed)
 
     def _decide_part(
         self, requests: Sequence[OnlineRequest], *, locked: Connection | None = None

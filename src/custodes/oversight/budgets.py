@@ -315,8 +315,12 @@ _HISTORY_SCHEMA: dict[str, pl.DataType | type[pl.DataType]] = {
 }  # fmt: skip
 
 
-def load_history(conn: Connection, agency: str, since: datetime) -> pl.DataFrame:
-    """The agency's stored queries since ``since``: batch, row, time, keys and status."""
+def load_history(
+    conn: Connection, agency: str, since: datetime, exclude: frozenset[str] = frozenset()
+) -> pl.DataFrame:
+    """The agency's stored queries since ``since``: batch, row, time, keys and status
+    (``exclude``: batch ids left out)."""
+    left_out = (budget_queries.c.batch_id.not_in(sorted(exclude)),) if exclude else ()
     rows = conn.execute(
         select(
             budget_queries.c.batch_id,
@@ -327,7 +331,7 @@ def load_history(conn: Connection, agency: str, since: datetime) -> pl.DataFrame
             budget_queries.c.status,
             budget_queries.c.budget,
         )
-        .where(budget_queries.c.agency == agency, budget_queries.c.requested_at >= since)
+        .where(budget_queries.c.agency == agency, budget_queries.c.requested_at >= since, *left_out)
         .order_by(budget_queries.c.requested_at, budget_queries.c.batch_id, budget_queries.c.row_number)
     ).all()
     return pl.DataFrame([tuple(r) for r in rows], schema=_HISTORY_SCHEMA, orient="row")
@@ -358,12 +362,15 @@ _HISTORY_BY_ROWS = select(
 )
 
 
-def connected_history(conn: Connection, agency: str, since: datetime, keys: set[int]) -> pl.DataFrame:
+def connected_history(
+    conn: Connection, agency: str, since: datetime, keys: set[int], exclude: frozenset[str] = frozenset()
+) -> pl.DataFrame:
     """The agency's stored queries since ``since`` connected to ``keys`` through shared keys.
 
     Exactly the history rows in the components of the requests holding ``keys``: each round
     looks up the queries holding a key not looked up yet (``oversight_budget_keys``), and
     their keys are the next round's, until none is new. Rows as ``load_history`` returns them.
+    The queries of the batches in ``exclude`` are neither returned nor followed.
     """
     found: dict[tuple[str, int], tuple[object, ...]] = {}
     looked: set[int] = set()
@@ -383,7 +390,8 @@ def connected_history(conn: Connection, agency: str, since: datetime, keys: set[
             )
         pending: dict[str, list[int]] = {}
         for batch_id, row_number in sorted(held - found.keys()):
-            pending.setdefault(batch_id, []).append(row_number)
+            if batch_id not in exclude:
+                pending.setdefault(batch_id, []).append(row_number)
         # one primary-key lookup per batch: a row-value IN over (batch, row) pairs made SQLite
         # scan the agency's whole window, and the window is checked here rather than in SQL so
         # that no planner prefers the (agency, requested_at) index
@@ -407,12 +415,15 @@ def _aware(at: datetime) -> datetime:
     return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
 
 
-def answered_since(conn: Connection, agency: str, since: datetime) -> int:
-    """How many of the agency's queries since ``since`` were answered (for the daily cap)."""
+def answered_since(
+    conn: Connection, agency: str, since: datetime, exclude: frozenset[str] = frozenset()
+) -> int:
+    """How many of the agency's queries since ``since`` were answered (for the daily cap),
+    leaving out the batches in ``exclude``."""
     q = budget_queries.c
-    count = conn.execute(
-        select(func.count()).where(q.agency == agency, q.requested_at >= since, q.status == ANSWERED)
-    ).scalar_one()
+    left_out = (q.batch_id.not_in(sorted(exclude)),) if exclude else ()
+    where = (q.agency == agency, q.requested_at >= since, q.status == ANSWERED, *left_out)
+    count = conn.execute(select(func.count()).where(*where)).scalar_one()
     return int(count)
 
 
@@ -435,11 +446,14 @@ def check_budgets(
     refused: pl.Series,
     now: datetime,
     prepared: pl.DataFrame | None = None,
+    exclude: frozenset[str] = frozenset(),
 ) -> BudgetCheck:
     """Budget refusals for ``frame`` (request rows in row order) whose legal refusal is ``refused``.
 
     ``prepared``: the eligible rows already prepared for linkage (``rid`` = row number), whose
     normalised fields then give the subject keys without normalising the rows again.
+    ``exclude``: batch ids whose stored queries do not count (the batches being checked, when
+    they are recorded already in the caller's transaction).
     """
     cap = config.cap_for(agency)
     eligible = frame.filter(refused.is_null().alias("_ok")) if len(refused) else frame
@@ -455,10 +469,10 @@ def check_budgets(
         edges = prepared_edges(prepared.filter(pl.col("rid").cast(pl.Int64).is_in(rows.implode())))
     edges = edges.rename({"row_number": "node"})
     if eligible.height <= LOOKUP_ROWS:
-        in_window = connected_history(conn, agency, window_start, set(edges["key"].to_list()))
-        used = answered_since(conn, agency, day_start) if cap else 0
+        in_window = connected_history(conn, agency, window_start, set(edges["key"].to_list()), exclude)
+        used = answered_since(conn, agency, day_start, exclude) if cap else 0
     else:
-        history = load_history(conn, agency, min(window_start, day_start))
+        history = load_history(conn, agency, min(window_start, day_start), exclude)
         in_window = history.filter(pl.col("requested_at") >= window_start)
         used = history.filter((pl.col("requested_at") >= day_start) & (pl.col("status") == ANSWERED)).height
     return budget_verdict(config, cap, frame, eligible, edges, in_window, used)

@@ -96,32 +96,36 @@ class BatchOversight:
         return self._budget.refusals
 
     def _check(
-        self, conn: Connection, frame: pl.DataFrame, refused: pl.Series, prepared: pl.DataFrame | None
+        self,
+        conn: Connection,
+        frame: pl.DataFrame,
+        refused: pl.Series,
+        prepared: pl.DataFrame | None,
+        exclude: frozenset[str] = frozenset(),
     ) -> BudgetCheck:
         return check_budgets(
             conn, self._settings.budgets, agency=self._manifest.agency, frame=frame, refused=refused,
-            now=self._now, prepared=prepared,
+            now=self._now, prepared=prepared, exclude=exclude,
         )  # fmt: skip
 
-    def confirm(self, conn: Connection, log_size: int | None) -> bool:
+    def confirm(self, conn: Connection, log_size: int | None, exclude: frozenset[str] = frozenset()) -> bool:
         """Whether the screen's refusals still hold, inside the recording transaction.
 
         ``conn`` holds the store's write lock and ``log_size`` is the tree size it locked
         (None: something this transaction already recorded may count, so check again). When
         the log has not moved since the screen, nothing can have changed the agency's
-        history; otherwise the budgets are checked again on ``conn``. True: the decisions stand
-        (the queries recorded are the fresh check's). False: the refusals differ, and the
-        caller must decide again under the lock.
+        history; otherwise the budgets are checked again on ``conn``, leaving out the batches
+        in ``exclude`` (the ones being confirmed, when they are recorded already in this
+        transaction). True: the decisions stand. False: the refusals differ, and the caller
+        must decide again under the lock (and record nothing of this decision).
         """
         if self._screened is None or self._budget is None:
             return True
         if log_size is not None and self._log_size is not None and log_size == self._log_size:
             return True
-        fresh = self._check(conn, *self._screened)
-        if not fresh.refusals.equals(self._budget.refusals):
-            return False
-        self._budget = fresh
-        return True
+        fresh = self._check(conn, *self._screened, exclude=exclude)
+        # the queries too: the same refusal may now be another budget's (``budget`` column)
+        return fresh.refusals.equals(self._budget.refusals) and fresh.queries.equals(self._budget.queries)
 
     def ledger_fields(self) -> dict[str, object]:
         """Fields oversight adds to the batch's ledger entry."""

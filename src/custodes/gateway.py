@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -116,6 +117,9 @@ class _DecidedPart:
     response: pl.DataFrame
     batch_reason: str | None
     oversight: BatchOversight
+
+
+log = logging.getLogger("custodes.gateway")
 
 
 class _BudgetsMoved(Exception):
@@ -324,6 +328,7 @@ class Gateway:
             with self._ledger_lock, self._engine.begin() as conn:
                 self._record_group(conn, groups, decided)
         except _BudgetsMoved:
+            log.info("an agency's query history moved while a group was decided: recording it lock-first")
             with self._ledger_lock, self._engine.begin() as conn:
                 self._record_group_locked(conn, groups, decided)
         for members, part in zip(parts.values(), decided, strict=True):

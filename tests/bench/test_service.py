@@ -5,8 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
+import sys
+import time
 
-from custodes.bench.service import BASIS, _Connection, _load
+import psutil
+
+from custodes.bench.service import BASIS, _Connection, _cpu_seconds, _load, _rss_mib
 
 KEY = "cus_0123456789abcdef_secret"
 SUBJECTS = [{"first_name": "Ana", "last_name": "Ruiz"}, {"first_name": "Bo", "last_name": "Li"}]
@@ -85,3 +90,34 @@ def test_a_connection_reconnects_after_the_server_drops_it() -> None:
         return results
 
     assert asyncio.run(main()) == [(200, "B0"), "ConnectionError", (200, "B2")]
+
+
+def test_the_server_cpu_and_memory_count_every_worker_process() -> None:
+    """`serve --workers N` forks its workers: the supervisor alone would hide their work."""
+    child = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.4: pass\ntime.sleep(60)"
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            f"import subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', {child!r}])\ntime.sleep(60)",
+        ]
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            kids = psutil.Process(parent.pid).children()
+            if kids and sum(kids[0].cpu_times()[:2]) >= 0.4:
+                break
+            time.sleep(0.05)
+        else:
+            raise AssertionError("the worker process did not start")
+        own = sum(psutil.Process(parent.pid).cpu_times()[:2])
+        assert _cpu_seconds(parent.pid) >= own + 0.4
+        sizes = _rss_mib(parent.pid)
+        assert len(sizes) == 2
+        assert all(size > 1 for size in sizes)
+    finally:
+        for process in psutil.Process(parent.pid).children(recursive=True):
+            process.kill()
+        parent.kill()
+        parent.wait()

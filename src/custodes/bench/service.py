@@ -368,6 +368,8 @@ def run_service_bench(  # noqa: PLR0917 - the positional signature the CLI calls
         "machine; latency in open loop runs from each request's due time",
     }  # fmt: skip
     results.mkdir(parents=True, exist_ok=True)
-    name = f"service-{persons}{'' if workers == 1 else f'-w{workers}'}{'' if rate is not None else '-closed'}"
+    store = "-pg" if "CUSTODES_DATABASE_URL" in env else ""
+    processes = "" if workers == 1 else f"-w{workers}"
+    name = f"service-{persons}{store}{processes}{'' if rate is not None else '-closed'}"
     (results / f"{name}.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report

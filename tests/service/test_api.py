@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 
 from custodes.ledger.keys import load_keys
 from custodes.service.records import StandingBasis
@@ -98,6 +99,35 @@ def test_an_online_verification_answers_like_a_batch_row(world: World) -> None:
         "reason": "placeholder_address",
         "address_status": None,
     }
+
+
+def test_a_standing_basis_is_read_from_the_store_once_and_its_expiry_still_checked(world: World) -> None:
+    """A registered basis never changes, so each process reads it once; an unknown id is read each time."""
+    register_basis(world)
+    reads: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        if "FROM standing_bases" in statement:
+            reads.append(statement)
+
+    event.listen(world.desk.engine, "before_cursor_execute", count)
+    try:
+        for n in range(3):
+            assert verify(world, {**SUBJECT, "request_id": f"C-{n}"}).status_code == 200
+        assert len(reads) == 1
+        assert verify(world, SUBJECT, basis="NO-SUCH-BASIS").status_code == 404
+        assert verify(world, SUBJECT, basis="NO-SUCH-BASIS").status_code == 404
+        assert len(reads) == 3  # not found is not remembered: the basis may be registered next
+    finally:
+        event.remove(world.desk.engine, "before_cursor_execute", count)
+    # the remembered basis still expires: its expiry is compared with the clock on each use
+    cached = world.desk._bases["DHS-ONLINE-2026"]
+    world.desk._bases["DHS-ONLINE-2026"] = replace(
+        cached, expires_at=datetime.now(UTC) - timedelta(seconds=1)
+    )
+    expired = verify(world, {**SUBJECT, "request_id": "C-9"})
+    assert expired.status_code == 403
+    assert expired.json()["rule"] == "standing_basis_expired"
 
 
 def test_an_online_verification_is_accounted_and_provable(world: World) -> None:

@@ -138,6 +138,9 @@ class Desk:
         self.settings = gateway.settings
         self.engine = gateway.engine
         self._verifier = KeyVerifier()
+        self._bases: dict[str, records.StandingBasis] = {}
+        """Standing bases found, by id: a registered basis is never changed or removed (its
+        expiry is in the row and checked on each use), so it is read from the store once."""
 
     @property
     def files_root(self) -> Path:
@@ -667,10 +670,13 @@ class Desk:
     ) -> tuple[str, dict[str, object], bool]:
         """Verify one subject under a standing basis: (verification id, response row, replayed)."""
         now = _now()
-        with self.engine.connect() as conn:
-            basis = records.find_basis(conn, basis_id)
+        basis = self._bases.get(basis_id)
         if basis is None:
-            raise NotFoundError(f"no standing basis with id {basis_id!r}")
+            with self.engine.connect() as conn:
+                basis = records.find_basis(conn, basis_id)
+            if basis is None:
+                raise NotFoundError(f"no standing basis with id {basis_id!r}")
+            self._bases[basis_id] = basis
         self.authorize(
             caller,
             "verify_subject",

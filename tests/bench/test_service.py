@@ -94,7 +94,7 @@ def test_a_connection_reconnects_after_the_server_drops_it() -> None:
 
 def test_the_server_cpu_and_memory_count_every_worker_process() -> None:
     """`serve --workers N` forks its workers: the supervisor alone would hide their work."""
-    child = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.4: pass\ntime.sleep(60)"
+    child = "import time\nt = time.process_time()\nwhile time.process_time() - t < 0.5: pass\ntime.sleep(60)"
     parent = subprocess.Popen(
         [
             sys.executable,
@@ -106,13 +106,13 @@ def test_the_server_cpu_and_memory_count_every_worker_process() -> None:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             kids = psutil.Process(parent.pid).children()
-            if kids and sum(kids[0].cpu_times()[:2]) >= 0.4:
+            if kids and sum(kids[0].cpu_times()[:2]) >= 0.3:  # ticks of 10 ms: leave room
                 break
             time.sleep(0.05)
         else:
             raise AssertionError("the worker process did not start")
         own = sum(psutil.Process(parent.pid).cpu_times()[:2])
-        assert _cpu_seconds(parent.pid) >= own + 0.4
+        assert _cpu_seconds(parent.pid) >= own + 0.3
         sizes = _rss_mib(parent.pid)
         assert len(sizes) == 2
         assert all(size > 1 for size in sizes)

@@ -1,0 +1,153 @@
+"""`custodes serve --workers 2` for real: two server processes on one port and one store.
+
+Each request opens its own connection, so the kernel spreads them over both workers. What the
+processes share must live in the store: the log (one head), the budgets, UI sessions.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import psutil
+import pytest
+from sqlalchemy import func, select
+
+from custodes import Gateway, Settings
+from custodes.ledger import audit_log
+from custodes.ledger.store import entries
+from custodes.service.desk import Desk
+from custodes.service.ui import LOGIN_COOKIE, SESSION_COOKIE
+from custodes.store import connect, upgrade
+from tests.service.conftest import make_home, populate
+from tests.service.test_api import SUBJECT, register_basis
+
+WORKERS = 2
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class _Served:
+    def __init__(self, base: str, keys: dict[str, str], settings: Settings, pids: list[int]) -> None:
+        self.base, self.keys, self.settings, self.pids = base, keys, settings, pids
+
+
+@pytest.fixture
+def served(template_home: Path, tmp_path: Path, store_url: str) -> Iterator[_Served]:
+    home = make_home(template_home, tmp_path / "home")
+    settings = Settings(home=home, database_url=store_url)
+    upgrade(store_url)
+    gateway = Gateway(settings)
+    desk = Desk(gateway)
+    keys = populate(desk)
+
+    class _World:  # register_basis needs only `.desk`
+        pass
+
+    world = _World()
+    world.desk = desk  # type: ignore[attr-defined]
+    register_basis(world)  # type: ignore[arg-type]
+    gateway.close()
+    port = _free_port()
+    env = {**os.environ, "CUSTODES_HOME": str(home), "CUSTODES_DATABASE_URL": store_url}
+    log = (tmp_path / "server.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "custodes", "serve", "--port", str(port), "--workers", str(WORKERS)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert server.poll() is None, (tmp_path / "server.log").read_text()
+            assert time.monotonic() < deadline, "custodes serve --workers 2 did not start in 90 s"
+            workers = psutil.Process(server.pid).children(recursive=True)
+            try:
+                if len(workers) >= WORKERS and httpx.get(f"{base}/v1/log/checkpoint").status_code in (
+                    200,
+                    404,
+                ):
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        # the supervisor's children: the multiprocessing helper and the workers
+        pids = [p.pid for p in psutil.Process(server.pid).children(recursive=True)]
+        yield _Served(base, keys, settings, pids)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
+
+
+def _verify(served: _Served, n: int, subject: dict[str, object] | None = None) -> httpx.Response:
+    # a new connection each time: the workers share the listening socket
+    return httpx.post(
+        f"{served.base}/v1/verifications",
+        json={
+            "standing_basis": "DHS-ONLINE-2026",
+            "subject": {**(subject or SUBJECT), "request_id": f"W-{n}"},
+        },
+        headers={"Authorization": f"Bearer {served.keys['dhs']}"},
+        timeout=60,
+    )
+
+
+def test_two_server_processes_answer_on_one_port_and_keep_one_log_and_one_budget(served: _Served) -> None:
+    processes = [psutil.Process(p) for p in served.pids]
+    before = [sum(p.cpu_times()[:2]) for p in processes]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(lambda n: _verify(served, n), range(12)))
+    used = sorted(sum(p.cpu_times()[:2]) - b for p, b in zip(processes, before, strict=True))
+    # both workers did verifications (an idle worker's batch poll costs a few ms at most)
+    assert len(used) >= WORKERS
+    assert all(seconds >= 0.05 for seconds in used[-WORKERS:]), used
+    assert [a.status_code for a in answers] == [200] * 12, [a.text for a in answers if a.status_code != 200]
+    reasons = sorted(str(a.json()["reason"]) for a in answers)
+    # one subject asked twelve times at once, over both processes: the budget holds exactly
+    assert reasons == ["None"] * 3 + ["query_budget_exceeded"] * 9
+    engine = connect(served.settings.store_url)
+    try:
+        with engine.connect() as conn:
+            kinds = conn.execute(select(func.count()).select_from(entries).where(entries.c.kind == 0))
+            assert kinds.scalar_one() == 12
+            gateway = Gateway(served.settings)
+            try:
+                assert audit_log(conn, gateway._keys().verifier).ok
+            finally:
+                gateway.close()
+    finally:
+        engine.dispose()
+
+
+def test_a_reviewer_session_holds_across_both_processes(served: _Served) -> None:
+    form = httpx.get(f"{served.base}/ui/login")
+    csrf = form.cookies[LOGIN_COOKIE]
+    login = httpx.post(
+        f"{served.base}/ui/login",
+        data={"api_key": served.keys["Dana Reyes"], "csrf": csrf},
+        cookies={LOGIN_COOKIE: csrf},
+    )
+    assert login.status_code == 303, login.text
+    token = login.cookies[SESSION_COOKIE]
+    # twenty new connections: some land on the other process, and every one knows the session
+    pages = [
+        httpx.get(f"{served.base}/ui/", cookies={SESSION_COOKIE: token}, follow_redirects=False)
+        for _ in range(20)
+    ]
+    assert [p.status_code for p in pages] == [200] * 20
+    assert all("Dana Reyes" in p.text for p in pages)

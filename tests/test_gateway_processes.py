@@ -220,3 +220,31 @@ def test_two_bases_of_one_agency_in_one_group_count_against_one_budget(
     # one at a time: three answers, then the budget is spent, whichever basis asks
     assert reasons == [None, None, None, EXCEEDED]
     assert sorted(stored_queries(first)) == ["answered"] * LIMIT + ["refused"]
+
+
+def test_a_batch_is_not_decided_again_when_another_writer_left_its_budgets_alone(
+    pair: tuple[Gateway, Gateway], basis: Manifest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The log moved, so the budgets are checked again, leaving out the batch's own rows."""
+    first, second = pair
+    # R1's subject is asked twice first: the batch's R1 is its last answer within the budget,
+    # which the check again would refuse if it counted the batch's own, already stored, row
+    assert [ask(first, basis, f"PRE{n}")["reason"] for n in range(LIMIT - 1)] == [None] * (LIMIT - 1)
+    decide = first._decide
+    calls: list[bool] = []
+
+    def decide_then_another_subject_is_verified(*args: object, **kwargs: object) -> object:
+        decided = decide(*args, **kwargs)  # type: ignore[arg-type]
+        calls.append(True)
+        if len(calls) == 1:
+            other = {**subjects()[1], "request_id": "OTHER"}
+            second.verify_subject(replace(basis, batch_id="DHS-P-OTHER"), other, now=NOW)
+        return decided
+
+    monkeypatch.setattr(first, "_decide", decide_then_another_subject_is_verified)
+    requests, man = write_batch(tmp_path / "batch", REQUESTS, batch_id="DHS-P-BATCH")
+    result = first.verify_batch(requests, man, tmp_path / "out", now=NOW)
+    assert len(calls) == 1  # confirmed, not decided again
+    response = pl.read_csv(result.response_path, infer_schema=False)
+    assert EXCEEDED not in response["reason"].to_list()
+    assert sorted(stored_queries(first)).count("answered") >= LIMIT  # R1 answered a third time

@@ -644,10 +644,27 @@ class Gateway:
         write_decisions(decisions.select(DECISION_COLUMNS), tmp_decisions)
         try:
             say("recording the batch and its accounting")
-            with self._engine.begin() as conn:
-                # the write lock first; then the budgets are confirmed against what other
-                # writers recorded since the batch was screened (BatchOversight.confirm)
-                if not oversight.confirm(conn, lock_head(conn)):
+            requests_sha256 = _sha256_file(requests_path)
+
+            def confirm(conn: Connection) -> None:
+                # after the inserts, before the append: the log's lock, then the budgets
+                # confirmed against what other writers recorded since the screen, leaving out
+                # this batch's own rows (BatchOversight.confirm)
+                own = frozenset({manifest.batch_id})
+                if not oversight.confirm(conn, lock_head(conn), exclude=own):
+                    raise _BudgetsMoved
+
+            try:
+                with self._engine.begin() as conn:
+                    checkpoint = self._record(
+                        conn, manifest=manifest, requests_sha256=requests_sha256, frame=frame,
+                        decisions=decisions, batch_reason=batch_reason, now=now, claimed=claimed,
+                        oversight=oversight, before_append=confirm,
+                    )  # fmt: skip
+            except _BudgetsMoved:
+                # rolled back: lock first, decide again under the lock, record
+                with self._engine.begin() as conn:
+                    lock_head(conn)
                     say("the agency's query history changed while the batch was decided: deciding it again")
                     oversight = BatchOversight(self._engine, self.settings, manifest, now, locked=conn)
                     decisions, response, batch_reason = self._decide(
@@ -655,17 +672,11 @@ class Gateway:
                     )
                     write_response(response, tmp_response)
                     write_decisions(decisions.select(DECISION_COLUMNS), tmp_decisions)
-                checkpoint = self._record(
-                    conn,
-                    manifest=manifest,
-                    requests_sha256=_sha256_file(requests_path),
-                    frame=frame,
-                    decisions=decisions,
-                    batch_reason=batch_reason,
-                    now=now,
-                    claimed=claimed,
-                    oversight=oversight,
-                )
+                    checkpoint = self._record(
+                        conn, manifest=manifest, requests_sha256=requests_sha256, frame=frame,
+                        decisions=decisions, batch_reason=batch_reason, now=now, claimed=claimed,
+                        oversight=oversight,
+                    )  # fmt: skip
         except BaseException:
             tmp_response.unlink(missing_ok=True)
             tmp_decisions.unlink(missing_ok=True)
@@ -698,8 +709,11 @@ class Gateway:
         oversight: BatchOversight,
         status: str = "decided",
         workflow: Mapping[str, object] | None = None,
+        before_append: Callable[[Connection], None] | None = None,
     ) -> str | None:
-        """Store the batch, its rows and decisions and append its accounting, in ``conn``'s transaction."""
+        """Store the batch, its rows and decisions and append its accounting, in ``conn``'s transaction.
+
+        ``before_append`` is called with ``conn`` once everything but the accounting is stored."""
         keys = self._keys() if self.settings.accounting else None
         if claimed is None:
             record_batch(
@@ -728,6 +742,8 @@ class Gateway:
                 completed_at=datetime.now(UTC),
             )
         oversight.record(conn)
+        if before_append is not None:
+            before_append(conn)
         if keys is None:
             return None
         signed = append_batch(

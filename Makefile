@@ -61,6 +61,7 @@ bench: $(BENCH_STAMP)
 	$(BIN)/custodes bench ledger --out bench/results
 	$(BIN)/custodes bench online --persons 1000000 --seed 1 --out bench/results
 	$(BIN)/custodes bench service --persons 1000000 --clients 50 --seconds 30 --out bench/results
+	$(BIN)/custodes bench service --persons 1000000 --clients 50 --seconds 30 --workers 2 --out bench/results
 	$(BIN)/custodes bench oversight --entries 10000000 --persons 1000000 --requests 100000 --out bench/results
 
 bench-10m: $(BENCH_STAMP)

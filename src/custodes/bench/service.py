@@ -92,11 +92,16 @@ def _prepare(
     return env, key, subjects
 
 
+def _tree(pid: int) -> list[psutil.Process]:
+    """A process and its descendants (uvicorn's supervisor and its workers), the process first."""
+    root = psutil.Process(pid)
+    return [root, *root.children(recursive=True)]
+
+
 def _cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a process and its live descendants have used (uvicorn's workers)."""
-    root = psutil.Process(pid)
     total = 0.0
-    for process in [root, *root.children(recursive=True)]:
+    for process in _tree(pid):
         try:
             times = process.cpu_times()
         except psutil.NoSuchProcess:
@@ -107,9 +112,8 @@ def _cpu_seconds(pid: int) -> float:
 
 def _rss_mib(pid: int) -> list[float]:
     """Resident memory of a process and of each live descendant, in MiB (the supervisor first)."""
-    root = psutil.Process(pid)
     sizes = []
-    for process in [root, *root.children(recursive=True)]:
+    for process in _tree(pid):
         try:
             sizes.append(round(process.memory_info().rss / 2**20, 1))
         except psutil.NoSuchProcess:

@@ -8,11 +8,12 @@ budgeted queries. A suspension recorded while the batch was being processed hold
 **The budgets under concurrency.** A batch is screened before it is linked, outside the
 transaction that records it, so another writer (a second server process, the batch worker
 beside the online verifications) may record queries of the same agency in between. The
-recording transaction therefore calls ``confirm`` once it holds the store's write lock
-(``custodes.ledger.store.lock_head``): when anything was appended since the screen, the
-budgets are checked again on the locked connection, and the caller decides the batch again
-under the lock if the refusals changed. Budgets thus count exactly as if the writers had run
-one after another.
+recording transaction therefore inserts its rows, takes the log's lock
+(``custodes.ledger.store.lock_head``) and calls ``confirm``: when anything was appended since
+the screen, the budgets are checked again on the locked connection, leaving out the rows just
+inserted, and if the refusals changed the caller rolls back, decides the batch again under
+the lock and records it. Budgets thus count exactly as if the writers had run one after
+another.
 """
 
 from __future__ import annotations

@@ -111,3 +111,18 @@ def test_bad_witness_environment_is_refused(tmp_path: Path, env: dict[str, str],
     with pytest.raises(ConfigError) as info:
         load_settings({"CUSTODES_HOME": str(tmp_path), **env})
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", '"two"', "1.5", "true"])
+def test_server_processes_must_be_a_whole_number_of_at_least_one(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError, match=r"\[service\] workers") as info:
+        _load(tmp_path, f"[service]\nworkers = {value}\n")
+    assert info.value.file is not None
+    assert info.value.file.endswith("custodes.toml")
+    assert info.value.hint is not None
+    assert "at least 1" in info.value.hint
+
+
+def test_server_processes_come_from_the_toml_file(tmp_path: Path) -> None:
+    assert _load(tmp_path, "[service]\nworkers = 2\n").service.workers == 2
+    assert _load(tmp_path, "").service.workers == 1

@@ -280,6 +280,13 @@ def _apply_toml(settings: Settings, raw: Mapping[str, Any], path: str) -> Settin
             raise ConfigError(
                 f"unknown keys {sorted(unknown)} in [service]", file=path, hint=f"use only {sorted(known)}"
             )
+        workers = raw["service"].get("workers", 1)
+        if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+            raise ConfigError(
+                f"[service] workers = {workers!r} is not a number of server processes",
+                file=path,
+                hint="set a whole number of at least 1 (2 uses both cores of a 2-core machine)",
+            )
         out = replace(out, service=replace(out.service, **raw["service"]))
     if "budgets" in raw:
         out = replace(out, budgets=_section(BudgetConfig, out.budgets, raw["budgets"], "budgets", path))

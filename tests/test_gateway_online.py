@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from custodes import Gateway, Settings, StoreError, UserInputError
+from custodes import gateway as gateway_module
 from custodes.contract import Manifest, read_manifest
 from custodes.gateway import OnlineRequest
 from custodes.groups import GroupRunner
@@ -281,3 +282,39 @@ def test_a_group_is_answered_as_its_subjects_one_after_another(
     finally:
         alone.close()
         together.close()
+
+
+def test_the_online_decisions_on_python_values_equal_the_frame_join(
+    gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``Gateway._link_values`` (an online group's few rows) gives the frame path's decisions:
+    legal refusals, a further (budget) refusal, matches and non-matches, rows out of order."""
+
+    _, man = write_batch(tmp_path / "dhs", REQUESTS, batch_id="DHS-L")
+    manifest = read_manifest(man)
+    matcher = gateway.online_matcher()
+    assert matcher is not None
+    people = [{**s, "request_id": f"{s['request_id']}-{n}"} for n in range(3) for s in subjects()]
+
+    def refuse_every_fourth(frame: pl.DataFrame, refused: pl.Series, _prepared: object) -> pl.Series:
+        return pl.Series([("query_budget_exceeded" if n % 4 == 0 else None) for n in frame["row_number"]])
+
+    def decide(limit: int) -> pl.DataFrame:
+        monkeypatch.setattr(gateway_module, "SMALL_LINKED", limit)
+        frame = gateway_module.subjects_frame(people)
+        # rows out of order: the decisions still come in row order
+        frame = frame.sample(fraction=1.0, shuffle=True, seed=7)
+        decisions, reason = gateway.decide_batch(
+            manifest, frame, now=NOW, screen=refuse_every_fourth, matcher=matcher, subject_count=1
+        )
+        assert reason is None
+        return decisions
+
+    by_values, by_frame = decide(64), decide(0)
+    assert by_values.schema == by_frame.schema
+    assert by_values.to_dicts() == by_frame.to_dicts()
+    outcomes = set(by_values["outcome"].to_list())
+    assert {"match", "refused"} <= outcomes, outcomes
+    reasons = set(by_values["reason"].drop_nulls().to_list())
+    assert "query_budget_exceeded" in reasons
+    assert len(reasons) > 1, reasons

@@ -74,6 +74,14 @@ Screen = Callable[[pl.DataFrame, pl.Series, pl.DataFrame | None], pl.Series]
 """Further refusals of eligible rows (the query budgets): the rows, their legal refusals, and
 the eligible rows already prepared for linkage when the online engine decides them."""
 
+SMALL_LINKED = 64
+"""Up to this many request rows the online engine's decisions are joined to the refusals on
+Python values (``Gateway._link_values``); the frame path is the definition."""
+_DECISION_SCHEMA = {
+    "request_id": pl.Utf8, "outcome": pl.Utf8, "reason": pl.Utf8, "tin": pl.Utf8,
+    "match_probability": pl.Float64, "address_status": pl.Utf8,
+}  # fmt: skip
+
 _PERSON_COLUMNS = ("first_name", "middle_name", "last_name", "dob", "street", "city", "state", "zip", "tin")
 
 
@@ -568,6 +576,8 @@ class Gateway:
     ) -> pl.DataFrame:
         # ``prepared`` (the legally eligible rows, prepared by ``decide_batch``) is given exactly
         # when the online engine decides
+        if matcher is not None and prepared is not None and frame.height <= SMALL_LINKED:
+            return self._link_values(frame, subject_reasons, matcher, prepared)
         checked = frame.with_columns(subject_reasons.alias("_refusal"))
         eligible = checked.filter(pl.col("_refusal").is_null()).drop("_refusal")
         requests = eligible.rename({"row_number": "rid"})
@@ -601,6 +611,45 @@ class Gateway:
                 ),
             )
         )
+
+    @staticmethod
+    def _link_values(
+        frame: pl.DataFrame, subject_reasons: pl.Series, matcher: OnlineMatcher, prepared: pl.DataFrame
+    ) -> pl.DataFrame:
+        """``_link``'s frame on Python values, for the online engine's few rows.
+
+        The same decisions as the frame path (``tests/test_gateway_online.py`` holds the two
+        equal): a refused row keeps its refusal and discloses nothing; the others take the
+        online engine's decision on their prepared row.
+        """
+        numbers = frame["row_number"].cast(pl.Int64).to_list()
+        refusals = subject_reasons.to_list()
+        eligible = {n for n, r in zip(numbers, refusals, strict=True) if r is None}
+        rids = prepared["rid"].cast(pl.Int64)
+        if set(rids.to_list()) != eligible:
+            prepared = prepared.filter(rids.is_in(sorted(eligible)))
+        decided = (
+            {int(row["rid"]): row for row in matcher.decide_prepared(prepared).iter_rows(named=True)}
+            if eligible
+            else {}
+        )
+        order = sorted(range(len(numbers)), key=numbers.__getitem__)
+        ids = frame["request_id"].to_list()
+        columns: dict[str, list[object]] = {c: [] for c in _DECISION_SCHEMA}
+        for i in order:
+            refusal = refusals[i]
+            row = decided.get(numbers[i]) if refusal is None else None
+            columns["request_id"].append(ids[i])
+            if refusal is not None or row is None:
+                # refused, or (as the frame path's left join) an eligible row without a decision
+                columns["outcome"].append(Outcome.REFUSED.value if refusal is not None else None)
+                columns["reason"].append(refusal)
+                for c in ("tin", "match_probability", "address_status"):
+                    columns[c].append(None)
+                continue
+            for c in ("outcome", "reason", "tin", "match_probability", "address_status"):
+                columns[c].append(row[c])
+        return pl.DataFrame(columns, schema=_DECISION_SCHEMA)
 
     def _addresses_of_record(self, decisions: pl.DataFrame, matcher: OnlineMatcher | None) -> pl.DataFrame:
         tins = decisions.filter(pl.col("outcome") == Outcome.MATCH.value).select("tin")

@@ -397,3 +397,64 @@ def test_the_history_lookup_reads_by_primary_key_and_never_scans_the_window(tmp_
         engine.dispose()
     # the chain 3-4, 2-3, 1-2, 0-1 reaches B0, which is outside the 30-day window
     assert sorted(found["batch_id"]) == ["B1", "B2", "B3", "B4"]
+
+
+def test_a_few_queries_are_stored_on_python_values_as_the_frame_path_stores_them(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``record_queries`` below ``JSON_MIN_ROWS`` rows inserts Python values (the online path);
+    what it stores reads back exactly as the frame insert's (each store, both owners' forms)."""
+    from custodes.oversight.budgets import record_queries
+
+    upgrade(store_url)
+    engine = connect(store_url)
+    queries = pl.DataFrame(
+        {
+            "row_number": [1, 2, 3],
+            "request_id": ["R1", "R2'; DROP TABLE x; --", "R3"],
+            "status": ["answered", "refused", "answered"],
+            "budget": [None, "subject_limit", None],
+            "subject_keys": ["11 12 -13", "", "12 9223372036854775807"],
+            "_batch_id": ["VB-1", "VB-2", "VB-3"],
+        },
+        schema={"row_number": pl.Int64, "request_id": pl.Utf8, "status": pl.Utf8, "budget": pl.Utf8,
+                "subject_keys": pl.Utf8, "_batch_id": pl.Utf8},
+    )  # fmt: skip
+
+    def stored(prefix: str, small: bool) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+        monkeypatch.setattr(budgets, "JSON_MIN_ROWS", 64 if small else 0)
+        named = queries.with_columns((pl.lit(prefix) + pl.col("_batch_id")).alias("_batch_id"))
+        with engine.begin() as conn:
+            record_queries(conn, DHS, f"{prefix}B", NOW, named.drop("_batch_id"))
+            record_queries(conn, DHS, pl.col("_batch_id"), NOW, named)
+        with engine.connect() as conn:
+            q = budget_queries.c
+            found = conn.execute(
+                select(
+                    q.batch_id, q.row_number, q.request_id, q.requested_at, q.subject_keys, q.status, q.budget
+                )
+                .where(q.batch_id.startswith(prefix))
+                .order_by(q.batch_id, q.row_number)
+            ).all()
+            k = budget_keys.c
+            keys = conn.execute(
+                select(k.agency, k.subject_key, k.batch_id, k.row_number)
+                .where(k.batch_id.startswith(prefix))
+                .order_by(k.batch_id, k.row_number, k.subject_key)
+            ).all()
+        strip = len(prefix)
+        return (
+            [(r[0][strip:], *r[1:]) for r in found],
+            [(r[0], r[1], r[2][strip:], r[3]) for r in keys],
+        )
+
+    try:
+        small_rows, small_keys = stored("S-", small=True)
+        frame_rows, frame_keys = stored("F-", small=False)
+    finally:
+        engine.dispose()
+    assert small_rows == frame_rows
+    assert small_keys == frame_keys
+    assert len(small_rows) == 6
+    assert (DHS, 9223372036854775807, "VB-3", 3) in small_keys
+    assert (DHS, -13, "B", 1) in small_keys

@@ -42,7 +42,7 @@ from custodes.codes import Reason
 from custodes.config import BudgetConfig
 from custodes.normalize import normalize_addresses, normalize_dob, normalize_names, phonetic
 from custodes.oversight.tables import budget_keys, budget_queries
-from custodes.store.bulk import bulk_insert
+from custodes.store.bulk import JSON_MIN_ROWS, bulk_insert, insert_rows
 
 ANSWERED, REFUSED = "answered", "refused"
 SUBJECT_BUDGET, DAILY_CAP = "subject", "daily_cap"
@@ -645,6 +645,15 @@ def record_queries(
     """
     if queries.is_empty():
         return
+    if queries.height < JSON_MIN_ROWS:
+        owners = (
+            [batch_id] * queries.height
+            if isinstance(batch_id, str)
+            else queries.select(batch_id.alias("batch_id"))["batch_id"].to_list()
+        )
+        columns = queries.select("row_number", "request_id", "subject_keys", "status", "budget").rows()
+        record_query_rows(conn, agency, at, [(b, *row) for b, row in zip(owners, columns, strict=True)])
+        return
     owner = pl.lit(batch_id) if isinstance(batch_id, str) else batch_id
     rows = queries.select(
         pl.lit(agency).alias("agency"),
@@ -667,6 +676,27 @@ def record_queries(
         .unique()
     )
     bulk_insert(conn, budget_keys, keys)
+
+
+QueryRow = tuple[str, int, str, str, str, str | None]
+"""One stored query as Python values: batch_id, row_number, request_id, subject_keys, status, budget."""
+
+
+_QUERY_COLUMNS = (
+    "agency", "batch_id", "row_number", "request_id", "requested_at", "subject_keys", "status", "budget",
+)  # fmt: skip
+
+
+def record_query_rows(conn: Connection, agency: str, at: datetime, rows: Sequence[QueryRow]) -> None:
+    """``record_queries`` for a few queries given as Python values (an online group's)."""
+    insert_rows(
+        conn,
+        budget_queries,
+        _QUERY_COLUMNS,
+        [(agency, b, n, r, at, keys, status, budget) for b, n, r, keys, status, budget in rows],
+    )
+    keys = {(agency, int(key), b, n) for b, n, _, text, _, _ in rows for key in text.split(" ") if key != ""}
+    insert_rows(conn, budget_keys, ("agency", "subject_key", "batch_id", "row_number"), sorted(keys))
 
 
 @dataclass(frozen=True)

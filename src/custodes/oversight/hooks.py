@@ -28,7 +28,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from custodes.config import Settings
 from custodes.contract.manifest import Manifest
 from custodes.ledger.store import head_size
-from custodes.oversight.budgets import BudgetCheck, check_budgets, record_queries
+from custodes.oversight.budgets import BudgetCheck, check_budgets, record_queries, record_query_rows
 from custodes.oversight.policy import (
     current_master_sha256,
     policy_document,
@@ -38,6 +38,7 @@ from custodes.oversight.policy import (
 )
 from custodes.oversight.suspension import HELD_STATUS, UNRELEASED_STATUSES, active_suspensions
 from custodes.oversight.tables import holds
+from custodes.store.bulk import JSON_MIN_ROWS
 from custodes.store.schema import batches
 
 IN_FORCE = "in force"
@@ -168,6 +169,17 @@ class BatchOversight:
         if queries.is_empty():
             return
         # one row of the decided frame per part: each becomes row 1 of its own batch
+        if queries.height < JSON_MIN_ROWS:
+            owner = {row: m.batch_id for m, row in parts}
+            rows = [
+                (owner[n], 1, r, keys, status, budget)
+                for n, r, keys, status, budget in queries.select(
+                    "row_number", "request_id", "subject_keys", "status", "budget"
+                ).rows()
+                if n in owner
+            ]
+            record_query_rows(conn, self._manifest.agency, self._now, rows)
+            return
         owners = pl.DataFrame(
             {"row_number": [row for _, row in parts], "_batch_id": [m.batch_id for m, _ in parts]},
             schema={"row_number": queries.schema["row_number"], "_batch_id": pl.Utf8},

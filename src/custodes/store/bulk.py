@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing
 from typing import Any
 
@@ -106,6 +106,19 @@ def bulk_insert(conn: Connection, table: Table, frame: pl.DataFrame) -> None:
         _insert(conn, table, frame, columns)
 
 
+def insert_rows(conn: Connection, table: Table, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Insert a few rows given as Python values (one tuple per row, in ``names``' order) into ``table``.
+
+    ``bulk_insert``'s small-frame path without a frame: the online path builds its few rows
+    as Python values, and a frame built only to be inserted costs more than the insert.
+    Values are stored exactly as ``bulk_insert`` stores them.
+    """
+    if not rows:
+        return
+    columns = [table.c[name] for name in names]
+    _insert_values(conn, table, list(names), columns, rows)
+
+
 def _insert(conn: Connection, table: Table, frame: pl.DataFrame, columns: list[Column[Any]]) -> None:
     names = frame.columns
     dialect = conn.dialect
@@ -131,13 +144,49 @@ def _insert(conn: Connection, table: Table, frame: pl.DataFrame, columns: list[C
         except dbapi_error as exc:
             raise DBAPIError.instance(sql, None, exc, dbapi_error) from exc
         return
-    marks = ", ".join("?" if dialect.paramstyle == "qmark" else "%s" for _ in names)
+    _executemany(conn, target, column_list, len(names), _rows(frame, processors))
+
+
+def _executemany(conn: Connection, target: str, column_list: str, width: int, rows: Iterable[Any]) -> None:
+    dialect = conn.dialect
+    driver: Any = conn.connection.driver_connection
+    dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
+    marks = ", ".join("?" if dialect.paramstyle == "qmark" else "%s" for _ in range(width))
     sql = f"INSERT INTO {target} {column_list} VALUES ({marks})"  # noqa: S608 - names from the table
     try:
         with closing(driver.cursor()) as cursor:
-            cursor.executemany(sql, _rows(frame, processors))
+            cursor.executemany(sql, rows)
     except dbapi_error as exc:
         raise DBAPIError.instance(sql, None, exc, dbapi_error) from exc
+
+
+def _insert_values(
+    conn: Connection,
+    table: Table,
+    names: list[str],
+    columns: list[Column[Any]],
+    rows: Sequence[Sequence[Any]],
+) -> None:
+    dialect = conn.dialect
+    column_list = "(" + ", ".join(dialect.identifier_preparer.quote(n) for n in names) + ")"
+    target = dialect.identifier_preparer.format_table(table)
+    if dialect.name == "postgresql":
+        driver: Any = conn.connection.driver_connection
+        dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
+        sql = f"COPY {target} {column_list} FROM STDIN"
+        try:
+            with driver.cursor() as cursor, cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except dbapi_error as exc:
+            raise DBAPIError.instance(sql, None, exc, dbapi_error) from exc
+        return
+    processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    if any(processors):
+        rows = [
+            tuple(v if fn is None else fn(v) for v, fn in zip(row, processors, strict=True)) for row in rows
+        ]
+    _executemany(conn, target, column_list, len(names), rows)
 
 
 _Plan = list[tuple[str, Any]]

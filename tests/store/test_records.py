@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import polars as pl
+import pytest
 from sqlalchemy import Connection, select
 
-from custodes.store import connect, upgrade
+from custodes.store import connect, records, upgrade
 from custodes.store.records import REQUEST_FIELDS, NewBatch, record_batch, record_batches
 from custodes.store.schema import batches, decisions, requests
 
@@ -118,3 +119,31 @@ def test_record_batches_stores_what_record_batch_stores_one_by_one(store_url: st
             assert sorted(stored) == sorted(_stored(conn, "QQ1"))
     finally:
         engine.dispose()
+
+
+def test_a_few_rows_are_stored_on_python_values_as_the_frame_path_stores_them(
+    store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Below ``JSON_MIN_ROWS`` rows ``record_batches`` inserts Python values (an online group);
+    the stored rows read back exactly as the frame insert's, on each store."""
+    upgrade(store_url)
+    engine = connect(store_url)
+    n = 5
+    # batch 0 holds rows 0-2, batch 1 rows 3-4: several rows of one batch, in order
+    owner = pl.Series("owner", [0, 0, 0, 1, 1], dtype=pl.Int64)
+    numbers = pl.Series("row_number", [1, 2, 3, 1, 2], dtype=pl.Int64)
+    try:
+        with engine.begin() as conn:
+            for tag, small in (("PV1", True), ("PV2", False)):
+                monkeypatch.setattr(records, "JSON_MIN_ROWS", 64 if small else 0)
+                record_batches(
+                    conn,
+                    [_head(tag, i, workflow=_workflow(tag, i)) for i in range(2)],
+                    _request_rows(n, tag).with_columns(numbers, owner),
+                    _decision_rows(n, tag).with_columns(owner),
+                )
+            by_values, by_frame = _stored(conn, "PV1"), _stored(conn, "PV2")
+    finally:
+        engine.dispose()
+    assert len(by_values) == 2 + 2 * n
+    assert by_values == by_frame

@@ -10,9 +10,13 @@ import polars as pl
 from sqlalchemy import Connection, func, insert, select, update
 
 from custodes.errors import StoreError
-from custodes.store.bulk import bulk_insert
+from custodes.store.bulk import JSON_MIN_ROWS, bulk_insert, insert_rows
 from custodes.store.schema import agencies, batches, decisions, master_loads, requests
 
+DECISION_FIELDS = (
+    "request_id", "outcome", "reason", "tin", "match_probability", "address_status", "response_sha256",
+)  # fmt: skip
+"""The stored columns of a decision, after its batch key."""
 REQUEST_FIELDS = (
     "request_id", "first_name", "middle_name", "last_name", "dob", "street", "city", "state",
     "zip", "tin", "case_reference",
@@ -110,6 +114,24 @@ def record_batches(
     if not heads:
         return []
     pks = _insert_heads(conn, heads)
+    if request_rows.height < JSON_MIN_ROWS and decision_rows.height < JSON_MIN_ROWS:
+        # an online group's few rows: Python values, no frame built only to be inserted
+        insert_rows(
+            conn,
+            requests,
+            ("batch_pk", "row_number", *REQUEST_FIELDS),
+            [
+                (pks[owner], None if n is None else int(n), *rest)
+                for owner, n, *rest in request_rows.select("owner", "row_number", *REQUEST_FIELDS).rows()
+            ],
+        )
+        insert_rows(
+            conn,
+            decisions,
+            ("batch_pk", *DECISION_FIELDS),
+            [(pks[owner], *rest) for owner, *rest in decision_rows.select("owner", *DECISION_FIELDS).rows()],
+        )
+        return pks
     keys = pl.Series("batch_pk", pks, dtype=pl.Int64)
     _insert_rows(
         conn,
@@ -183,16 +205,7 @@ def _insert_rows(
         request_key.alias("batch_pk"), pl.col("row_number").cast(pl.Int64), *REQUEST_FIELDS
     )
     bulk_insert(conn, requests, rows)
-    dec = decision_rows.select(
-        decision_key.alias("batch_pk"),
-        "request_id",
-        "outcome",
-        "reason",
-        "tin",
-        "match_probability",
-        "address_status",
-        "response_sha256",
-    )
+    dec = decision_rows.select(decision_key.alias("batch_pk"), *DECISION_FIELDS)
     bulk_insert(conn, decisions, dec)
 
 

@@ -6,9 +6,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from custodes.contract import REQUEST_COLUMNS, read_master, read_requests
 from custodes.contract.files import line_of_row
+from custodes.contract.requests import clean, subjects_frame
 from custodes.errors import BatchFileError, MasterFileError
 
 HEADER = "request_id,first_name,middle_name,last_name,dob,street,city,state,zip,tin\n"
@@ -288,3 +291,37 @@ def test_line_of_row_counts_quoted_line_breaks_and_knows_its_rows() -> None:
     assert [line_of_row(data, row) for row in (0, 1, 2)] == [1, 2, 5]
     with pytest.raises(ValueError, match="no row 3"):
         line_of_row(data, 3)
+
+
+_SPACES = "".join(
+    chr(c) for c in (0x9, 0xA, 0xB, 0xC, 0xD, 0x1C, 0x1F, 0x20, 0x85, 0xA0, 0x2007, 0x200B, 0x3000)
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.text(
+                alphabet=st.sampled_from(_SPACES) | st.characters(exclude_categories=("Cs",)), max_size=8
+            ),
+        ),
+        min_size=len(REQUEST_COLUMNS),
+        max_size=len(REQUEST_COLUMNS),
+    )
+)
+def test_online_subjects_are_cleaned_exactly_as_the_file_reader_cleans(values: list[str | None]) -> None:
+    """``subjects_frame`` cleans on Python values; the frame ``clean`` (the file reader's) is the
+    definition: the same strip (Unicode White_Space, not Python's wider ``str.strip``), blank null."""
+    subject = dict(zip(REQUEST_COLUMNS, values, strict=True))
+    got = subjects_frame([subject, subject])
+    raw = pl.DataFrame(
+        {c: [v, v] for c, v in subject.items()}, schema=dict.fromkeys(REQUEST_COLUMNS, pl.Utf8)
+    )
+    expected = raw.select(
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("row_number"),
+        *(clean(c) for c in REQUEST_COLUMNS),
+    )
+    assert got.schema == expected.schema
+    assert got.to_dicts() == expected.to_dicts()

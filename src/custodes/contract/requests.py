@@ -167,6 +167,22 @@ def clean(column: str) -> pl.Expr:
     return pl.when(text.str.len_bytes() > 0).then(text).alias(column)
 
 
+WHITESPACE = (
+    "\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
+    "\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+"""What ``clean`` strips: Unicode's White_Space, as polars' ``strip_chars`` has it (Python's
+``str.strip`` also strips U+001C..U+001F, which polars keeps)."""
+
+
+def clean_value(value: object) -> str | None:
+    """``clean`` on one Python value (an online subject's field): stripped, and None when blank."""
+    if value is None:
+        return None
+    text = str(value).strip(WHITESPACE)
+    return text or None
+
+
 def _validated(frame: pl.DataFrame, file: str, data: bytes | None) -> pl.DataFrame:
     if frame.height == 0:
         raise BatchFileError(
@@ -235,14 +251,10 @@ def subjects_frame(subjects: Sequence[Mapping[str, object]]) -> pl.DataFrame:
     Each subject must have passed ``subject_problem``. Their request_ids need not be unique:
     they come from different callers, and each is stored as its own one-row batch.
     """
-    raw = pl.DataFrame(
-        {c: [None if s.get(c) is None else str(s.get(c)) for s in subjects] for c in REQUEST_COLUMNS},
-        schema=dict.fromkeys(REQUEST_COLUMNS, pl.Utf8),
-    )
-    return raw.select(
-        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).alias("row_number"),
-        *(clean(c) for c in REQUEST_COLUMNS),
-    )
+    columns: dict[str, list[object]] = {"row_number": list(range(1, len(subjects) + 1))}
+    for c in REQUEST_COLUMNS:
+        columns[c] = [clean_value(s.get(c)) for s in subjects]
+    return pl.DataFrame(columns, schema={"row_number": pl.Int64, **dict.fromkeys(REQUEST_COLUMNS, pl.Utf8)})
 
 
 def subject_frame(subject: Mapping[str, str | None]) -> pl.DataFrame:

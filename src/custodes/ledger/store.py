@@ -30,6 +30,7 @@ from sqlalchemy import (
     Text,
     TextClause,
     and_,
+    bindparam,
     delete,
     func,
     insert,
@@ -181,8 +182,19 @@ def insert_tiles(conn: Connection, rows: Sequence[tuple[int, int, bytes]]) -> No
 
 def delete_tiles(conn: Connection, keys: Collection[TileKey]) -> None:
     """Delete tiles (the partial ones an append is about to rewrite)."""
-    for level, index in keys:
-        conn.execute(delete(tiles).where(tiles.c.level == level, tiles.c.idx == index))
+    if keys:
+        conn.execute(_DELETE_TILE, [{"level": level, "idx": index} for level, index in keys])
+
+
+# the statements of every append, built once: SQLAlchemy then reuses their compiled form
+# without deriving a cache key on each call (about 60 us a statement, measured 2026-12-04)
+_LOCK_HEAD = update(head).where(head.c.id == HEAD_ID).values(size=head.c.size)
+_HEAD_SIZE = select(head.c.size).where(head.c.id == HEAD_ID)
+_SET_HEAD = (
+    update(head).where(head.c.id == HEAD_ID, head.c.size == bindparam("old")).values(size=bindparam("new"))
+)
+_DELETE_TILE = delete(tiles).where(tiles.c.level == bindparam("level"), tiles.c.idx == bindparam("idx"))
+_INSERT_CHECKPOINT = insert(checkpoints)
 
 
 def lock_head(conn: Connection) -> int:
@@ -195,22 +207,22 @@ def lock_head(conn: Connection) -> int:
     ends: appenders in other threads and processes queue here instead of failing. Called
     again in the same transaction, it returns the size at once.
     """
-    locked = conn.execute(update(head).where(head.c.id == HEAD_ID).values(size=head.c.size))
+    locked = conn.execute(_LOCK_HEAD)
     if locked.rowcount != 1:
         raise LedgerError("the ledger head row is missing: run `custodes init` (store upgrade)")
-    return int(conn.execute(select(head.c.size).where(head.c.id == HEAD_ID)).scalar_one())
+    return int(conn.execute(_HEAD_SIZE).scalar_one())
 
 
 def set_head(conn: Connection, old: int, new: int) -> None:
     """Move the tree size from ``old`` to ``new`` (compare-and-swap)."""
-    moved = conn.execute(update(head).where(head.c.id == HEAD_ID, head.c.size == old).values(size=new))
+    moved = conn.execute(_SET_HEAD, {"old": old, "new": new})
     if moved.rowcount != 1:
         raise LedgerError("another process appended to the log at the same time; retry")
 
 
 def head_size(conn: Connection) -> int:
     """The tree size recorded in the head row (0 if the row is missing)."""
-    size = conn.execute(select(head.c.size).where(head.c.id == HEAD_ID)).scalar_one_or_none()
+    size = conn.execute(_HEAD_SIZE).scalar_one_or_none()
     return int(size or 0)
 
 
@@ -241,12 +253,13 @@ class StoredTiles:
 def insert_checkpoint(conn: Connection, checkpoint: SignedCheckpoint) -> None:
     """Store a signed checkpoint."""
     conn.execute(
-        insert(checkpoints).values(
-            size=checkpoint.size,
-            root_hash=checkpoint.root_hash,
-            note=checkpoint.note,
-            created_at=datetime.now(UTC),
-        )
+        _INSERT_CHECKPOINT,
+        {
+            "size": checkpoint.size,
+            "root_hash": checkpoint.root_hash,
+            "note": checkpoint.note,
+            "created_at": datetime.now(UTC),
+        },
     )
 
 

@@ -46,9 +46,8 @@ from custodes.ledger import (
     append_batches,
     append_event,
     create_keys,
-    load_keys,
 )
-from custodes.ledger.keys import LedgerKeysExistError, LedgerKeysMissingError
+from custodes.ledger.keys import LedgerKeysExistError, LedgerKeysMissingError, load_keys_cached
 from custodes.ledger.store import lock_head
 from custodes.legal import check_batch
 from custodes.legal.subjects import check_subjects
@@ -181,7 +180,7 @@ class Gateway:
 
     def _keys(self) -> LedgerKeys:
         try:
-            return load_keys(self.settings.home, self.settings.log_origin)
+            return load_keys_cached(self.settings.home, self.settings.log_origin)
         except LedgerKeysMissingError as exc:
             raise StoreError(f"no ledger keys under {self.settings.home}: run `custodes init` first") from exc
 

@@ -9,7 +9,7 @@ import pytest
 
 from custodes.errors import LedgerError
 from custodes.ledger import LedgerKeys, create_keys, load_keys
-from custodes.ledger.keys import CUSTODIAN_SECRET_FILE, SIGNING_KEY_FILE, key_dir
+from custodes.ledger.keys import CUSTODIAN_SECRET_FILE, SIGNING_KEY_FILE, key_dir, load_keys_cached
 
 from .conftest import ORIGIN
 
@@ -68,3 +68,27 @@ def test_ledger_keys_have_the_gateway_shape(keys: LedgerKeys) -> None:
     assert list(LedgerKeys.__dataclass_fields__) == ["origin", "signing_key", "custodian_secret"]
     with pytest.raises(AttributeError):
         keys.origin = "x"  # type: ignore[misc]
+
+
+def test_cached_keys_are_read_again_when_a_key_file_changes(home: Path) -> None:
+    """``load_keys_cached`` (every online group's append) refuses exactly as ``load_keys`` does
+    once a file is made readable by others, replaced or removed, and reloads a changed secret."""
+    first = load_keys_cached(home, ORIGIN)
+    assert load_keys_cached(home, ORIGIN) is first  # unchanged files: not read again
+    secret = key_dir(home) / CUSTODIAN_SECRET_FILE
+    secret.chmod(0o644)
+    with pytest.raises(LedgerError, match="chmod 600"):
+        load_keys_cached(home, ORIGIN)
+    secret.chmod(0o600)
+    assert load_keys_cached(home, ORIGIN).custodian_secret == first.custodian_secret
+    # a new secret in a new file (another inode): the new one is used
+    replacement = secret.with_name("new.secret")
+    replacement.write_text("ab" * 32 + "\n")
+    replacement.chmod(0o600)
+    replacement.replace(secret)
+    assert load_keys_cached(home, ORIGIN).custodian_secret == bytes.fromhex("ab" * 32)
+    with pytest.raises(LedgerError, match="set log_origin back"):
+        load_keys_cached(home, "other.example/log")
+    secret.unlink()
+    with pytest.raises(LedgerError, match="custodes init"):
+        load_keys_cached(home, ORIGIN)

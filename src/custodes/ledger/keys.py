@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import secrets
 import stat
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,3 +106,35 @@ def load_keys(home: Path, origin: str) -> LedgerKeys:
     if len(secret) != SECRET_SIZE:
         raise LedgerError(f"{directory / CUSTODIAN_SECRET_FILE} does not hold {SECRET_SIZE} bytes")
     return LedgerKeys(origin, signing_key, secret)
+
+
+_LOADED: dict[tuple[Path, str], tuple[tuple[tuple[int, int, int, int], ...], LedgerKeys]] = {}
+_LOADED_LOCK = threading.Lock()
+
+
+def _signature(directory: Path) -> tuple[tuple[int, int, int, int], ...] | None:
+    try:
+        found = [(directory / name).stat() for name in (SIGNING_KEY_FILE, CUSTODIAN_SECRET_FILE)]
+    except FileNotFoundError:
+        return None
+    return tuple((st.st_ino, st.st_mtime_ns, st.st_size, st.st_mode) for st in found)
+
+
+def load_keys_cached(home: Path, origin: str) -> LedgerKeys:
+    """``load_keys``, read again only when a key file changed (its inode, time, size or mode).
+
+    Every online group appends to the log; reading and parsing the two files took about
+    0.3 ms each time. A file replaced, rewritten or made readable by others is seen at the
+    next call, which then reads it as ``load_keys`` does (and refuses as it does).
+    """
+    directory = key_dir(home)
+    signature = _signature(directory)
+    with _LOADED_LOCK:
+        kept = _LOADED.get((home, origin))
+    if signature is not None and kept is not None and kept[0] == signature:
+        return kept[1]
+    keys = load_keys(home, origin)
+    if signature is not None and _signature(directory) == signature:
+        with _LOADED_LOCK:
+            _LOADED[(home, origin)] = (signature, keys)
+    return keys

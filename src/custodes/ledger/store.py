@@ -195,6 +195,11 @@ _SET_HEAD = (
 )
 _DELETE_TILE = delete(tiles).where(tiles.c.level == bindparam("level"), tiles.c.idx == bindparam("idx"))
 _INSERT_CHECKPOINT = insert(checkpoints)
+_READ_TILE = select(tiles.c.hashes).where(
+    tiles.c.level == bindparam("level"), tiles.c.idx == bindparam("idx")
+)
+FEW_TILES = 8
+"""Up to this many tiles are read one prebuilt lookup each (an append reads one per level)."""
 
 
 def lock_head(conn: Connection) -> int:
@@ -230,6 +235,14 @@ def read_tiles(conn: Connection, keys: Collection[TileKey]) -> dict[TileKey, byt
     """The stored bytes of each tile asked for that exists."""
     if not keys:
         return {}
+    if len(keys) <= FEW_TILES:
+        # an append's few partial tiles: one prebuilt lookup each, no statement built per call
+        found = {}
+        for level, index in keys:
+            blob = conn.execute(_READ_TILE, {"level": level, "idx": index}).scalar_one_or_none()
+            if blob is not None:
+                found[(int(level), int(index))] = bytes(blob)
+        return found
     condition = or_(*(and_(tiles.c.level == lv, tiles.c.idx == ix) for lv, ix in keys))
     rows = conn.execute(select(tiles.c.level, tiles.c.idx, tiles.c.hashes).where(condition))
     return {(int(level), int(index)): bytes(blob) for level, index, blob in rows}

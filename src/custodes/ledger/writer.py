@@ -7,6 +7,7 @@ written through the caller's connection, so it commits or rolls back as one.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from itertools import islice
 
 from sqlalchemy import Connection
@@ -30,6 +31,10 @@ from custodes.store.bulk import SqliteCache
 
 CHUNK = 16_384
 """Entries encoded, hashed and inserted per round trip."""
+
+SMALL_APPEND = 64
+"""Below this many decisions (an online group) an append leaves SQLite's page cache as it is:
+two PRAGMA statements cost more than the few rows gain."""
 
 BATCH_TYPE = "batch"
 DECISION_TYPE = "decision"
@@ -126,7 +131,10 @@ def append_batches(
         # Check the caller's fields now, before a million decisions are written.
         encode_mapping(batch_entry, keys.custodian_secret, BATCH_TYPE, {"decisions": 0, "first_index": 0})
         encoders.append(DecisionEncoder(keys.custodian_secret, batch_id))
-    with SqliteCache(conn):
+    small = all(isinstance(d, DecisionColumns) for _, d in batches) and (
+        sum(len(d.request_ids) for _, d in batches if isinstance(d, DecisionColumns)) < SMALL_APPEND
+    )
+    with nullcontext() if small else SqliteCache(conn):
         try:
             appender = _Appender(conn, keys)
             for (batch_entry, decisions), encoder in zip(batches, encoders, strict=True):

@@ -31,10 +31,9 @@ from custodes.ledger.store import head_size
 from custodes.oversight.budgets import BudgetCheck, check_budgets, record_queries, record_query_rows
 from custodes.oversight.policy import (
     current_master_sha256,
-    policy_document,
-    policy_version,
     record_batch_policies,
     register_policy,
+    settings_policy,
 )
 from custodes.oversight.suspension import HELD_STATUS, UNRELEASED_STATUSES, active_suspensions
 from custodes.oversight.tables import holds
@@ -68,7 +67,7 @@ class BatchOversight:
         self._screened: tuple[pl.DataFrame, pl.Series, pl.DataFrame | None] | None = None
         self._log_size: int | None = None
         self._suspended_at_start = False
-        self.policy_version = policy_version(policy_document(settings))
+        self.policy_version = settings_policy(settings)[1]
 
     @contextmanager
     def _reading(self) -> Iterator[Connection]:

@@ -94,10 +94,12 @@ def _row(row: object) -> Suspension:
 
 def list_suspensions(conn: Connection, *, active_only: bool = False) -> list[Suspension]:
     """Every suspension, oldest first (only those not lifted, if asked)."""
-    query = select(suspensions).order_by(suspensions.c.id)
-    if active_only:
-        query = query.where(suspensions.c.lifted_at.is_(None))
-    return [_row(r) for r in conn.execute(query)]
+    return [_row(r) for r in conn.execute(_ACTIVE if active_only else _ALL)]
+
+
+# built once: the active ones are read twice for every online group
+_ALL = select(suspensions).order_by(suspensions.c.id)
+_ACTIVE = _ALL.where(suspensions.c.lifted_at.is_(None))
 
 
 def active_suspensions(

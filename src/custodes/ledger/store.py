@@ -193,11 +193,10 @@ _HEAD_SIZE = select(head.c.size).where(head.c.id == HEAD_ID)
 _SET_HEAD = (
     update(head).where(head.c.id == HEAD_ID, head.c.size == bindparam("old")).values(size=bindparam("new"))
 )
-_DELETE_TILE = delete(tiles).where(tiles.c.level == bindparam("level"), tiles.c.idx == bindparam("idx"))
+_TILE_KEY = (tiles.c.level == bindparam("level"), tiles.c.idx == bindparam("idx"))
+_DELETE_TILE = delete(tiles).where(*_TILE_KEY)
+_READ_TILE = select(tiles.c.hashes).where(*_TILE_KEY)
 _INSERT_CHECKPOINT = insert(checkpoints)
-_READ_TILE = select(tiles.c.hashes).where(
-    tiles.c.level == bindparam("level"), tiles.c.idx == bindparam("idx")
-)
 FEW_TILES = 8
 """Up to this many tiles are read one prebuilt lookup each (an append reads one per level)."""
 

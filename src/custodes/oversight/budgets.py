@@ -651,7 +651,7 @@ def record_queries(
             if isinstance(batch_id, str)
             else queries.select(batch_id.alias("batch_id"))["batch_id"].to_list()
         )
-        columns = queries.select("row_number", "request_id", "subject_keys", "status", "budget").rows()
+        columns = queries.select(QUERY_VALUES).rows()
         record_query_rows(conn, agency, at, [(b, *row) for b, row in zip(owners, columns, strict=True)])
         return
     owner = pl.lit(batch_id) if isinstance(batch_id, str) else batch_id
@@ -680,6 +680,8 @@ def record_queries(
 
 QueryRow = tuple[str, int, str, str, str, str | None]
 """One stored query as Python values: batch_id, row_number, request_id, subject_keys, status, budget."""
+QUERY_VALUES = ("row_number", "request_id", "subject_keys", "status", "budget")
+"""The columns of a ``BudgetCheck.queries`` frame that a ``QueryRow`` holds after its batch_id."""
 
 
 _QUERY_COLUMNS = (

@@ -28,7 +28,13 @@ from sqlalchemy import Connection, Engine, insert, select, update
 from custodes.config import Settings
 from custodes.contract.manifest import Manifest
 from custodes.ledger.store import head_size
-from custodes.oversight.budgets import BudgetCheck, check_budgets, record_queries, record_query_rows
+from custodes.oversight.budgets import (
+    QUERY_VALUES,
+    BudgetCheck,
+    check_budgets,
+    record_queries,
+    record_query_rows,
+)
 from custodes.oversight.policy import (
     current_master_sha256,
     record_batch_policies,
@@ -172,9 +178,7 @@ class BatchOversight:
             owner = {row: m.batch_id for m, row in parts}
             rows = [
                 (owner[n], 1, r, keys, status, budget)
-                for n, r, keys, status, budget in queries.select(
-                    "row_number", "request_id", "subject_keys", "status", "budget"
-                ).rows()
+                for n, r, keys, status, budget in queries.select(QUERY_VALUES).rows()
                 if n in owner
             ]
             record_query_rows(conn, self._manifest.agency, self._now, rows)

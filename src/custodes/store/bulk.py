@@ -116,35 +116,59 @@ def insert_rows(conn: Connection, table: Table, names: Sequence[str], rows: Sequ
     if not rows:
         return
     columns = [table.c[name] for name in names]
-    _insert_values(conn, table, list(names), columns, rows)
+    target, column_list = _target(conn, table, names)
+    if conn.dialect.name == "postgresql":
+        _copy(conn, target, column_list, rows)
+        return
+    processors = _processors(conn, columns)
+    if any(processors):
+        rows = [
+            tuple(v if fn is None else fn(v) for v, fn in zip(row, processors, strict=True)) for row in rows
+        ]
+    _executemany(conn, target, column_list, len(names), rows)
+
+
+def _target(conn: Connection, table: Table, names: Sequence[str]) -> tuple[str, str]:
+    """The quoted table name and ``(column, ...)`` list of an insert into ``table``."""
+    preparer = conn.dialect.identifier_preparer
+    return preparer.format_table(table), "(" + ", ".join(preparer.quote(n) for n in names) + ")"
+
+
+def _processors(conn: Connection, columns: Sequence[Column[Any]]) -> list[Processor]:
+    dialect = conn.dialect
+    return [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
 
 
 def _insert(conn: Connection, table: Table, frame: pl.DataFrame, columns: list[Column[Any]]) -> None:
     names = frame.columns
-    dialect = conn.dialect
-    column_list = "(" + ", ".join(dialect.identifier_preparer.quote(n) for n in names) + ")"
-    target = dialect.identifier_preparer.format_table(table)
-    driver: Any = conn.connection.driver_connection
-    dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
-    if dialect.name == "postgresql":
-        sql = f"COPY {target} {column_list} FROM STDIN"
-        try:
-            with driver.cursor() as cursor, cursor.copy(sql) as copy:
-                for row in _rows(frame, [None] * len(names)):
-                    copy.write_row(row)
-        except dbapi_error as exc:
-            raise DBAPIError.instance(sql, None, exc, dbapi_error) from exc
+    target, column_list = _target(conn, table, names)
+    if conn.dialect.name == "postgresql":
+        _copy(conn, target, column_list, _rows(frame, [None] * len(names)))
         return
-    processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
-    plan = _json_plan(frame, processors) if dialect.name == "sqlite" else None
+    processors = _processors(conn, columns)
+    plan = _json_plan(frame, processors) if conn.dialect.name == "sqlite" else None
     if plan is not None:
         sql = f"INSERT INTO {target} {column_list} {_json_select(plan)}"
+        dbapi_error: type[Exception] = conn.dialect.loaded_dbapi.Error
         try:
-            _insert_json(driver, sql, frame, plan)
+            _insert_json(conn.connection.driver_connection, sql, frame, plan)
         except dbapi_error as exc:
             raise DBAPIError.instance(sql, None, exc, dbapi_error) from exc
         return
     _executemany(conn, target, column_list, len(names), _rows(frame, processors))
+
+
+def _copy(conn: Connection, target: str, column_list: str, rows: Iterable[Sequence[Any]]) -> None:
+    """PostgreSQL's ``COPY ... FROM STDIN`` of the rows (psycopg adapts each value as a parameter)."""
+    driver: Any = conn.connection.driver_connection
+    dbapi_error: type[Exception] = conn.dialect.loaded_dbapi.Error
+    sql = f"COPY {target} {column_list} FROM STDIN"
+    try:
+        with driver.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                copy.write_row(row)
+    except dbapi_error as exc:
+        raise DBAPIError.instance(sql, None, exc, dbapi_error) from exc
 
 
 def _executemany(conn: Connection, target: str, column_list: str, width: int, rows: Iterable[Any]) -> None:
@@ -158,35 +182,6 @@ def _executemany(conn: Connection, target: str, column_list: str, width: int, ro
             cursor.executemany(sql, rows)
     except dbapi_error as exc:
         raise DBAPIError.instance(sql, None, exc, dbapi_error) from exc
-
-
-def _insert_values(
-    conn: Connection,
-    table: Table,
-    names: list[str],
-    columns: list[Column[Any]],
-    rows: Sequence[Sequence[Any]],
-) -> None:
-    dialect = conn.dialect
-    column_list = "(" + ", ".join(dialect.identifier_preparer.quote(n) for n in names) + ")"
-    target = dialect.identifier_preparer.format_table(table)
-    if dialect.name == "postgresql":
-        driver: Any = conn.connection.driver_connection
-        dbapi_error: type[Exception] = dialect.loaded_dbapi.Error
-        sql = f"COPY {target} {column_list} FROM STDIN"
-        try:
-            with driver.cursor() as cursor, cursor.copy(sql) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        except dbapi_error as exc:
-            raise DBAPIError.instance(sql, None, exc, dbapi_error) from exc
-        return
-    processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
-    if any(processors):
-        rows = [
-            tuple(v if fn is None else fn(v) for v, fn in zip(row, processors, strict=True)) for row in rows
-        ]
-    _executemany(conn, target, column_list, len(names), rows)
 
 
 _Plan = list[tuple[str, Any]]

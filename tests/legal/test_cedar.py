@@ -81,3 +81,72 @@ def test_a_denial_without_a_named_rule_is_an_error() -> None:
 def test_a_request_that_does_not_fit_the_schema_is_an_error() -> None:
     with pytest.raises(PolicyEvaluationError, match="case_reference_present"):
         decide(PERMIT, (), {"name_present": True})
+
+
+def test_a_remembered_decision_is_the_one_cedar_gives_and_cedar_is_not_asked_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = PERMIT + '@id("missing_name")\n' + FORBID.format(cond="!context.name_present")
+    policies = parse_policies("test", text, (Reason.MISSING_NAME,))
+    asked: list[object] = []
+    real = cedarpy.is_authorized
+
+    def counting(*args: object, **kwargs: object) -> object:
+        asked.append(args[0])
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cedarpy, "is_authorized", counting)
+
+    def ask(name_present: bool) -> tuple[Reason, ...]:
+        return refusals(
+            policies, action="check_subject", principal=("Subject", "s"), resource=("Basis", "b"),
+            context={**CONTEXT, "name_present": name_present},
+            entities=[entity("Subject", "s"), entity("Basis", "b", BASIS_ATTRS)],
+        )  # fmt: skip
+
+    assert ask(False) == (Reason.MISSING_NAME,)
+    assert ask(True) == ()
+    assert len(asked) == 2
+    # the same questions again: the same answers, from the memo
+    assert ask(False) == (Reason.MISSING_NAME,)
+    assert ask(True) == ()
+    assert len(asked) == 2
+    # another entity is another question
+    assert (
+        refusals(
+            policies,
+            action="check_subject",
+            principal=("Subject", "s"),
+            resource=("Basis", "b"),
+            context={**CONTEXT, "name_present": True},
+            entities=[entity("Subject", "s"), entity("Basis", "b", {**BASIS_ATTRS, "suspended": True})],
+        )
+        == ()
+    )
+    assert len(asked) == 3
+
+
+def test_the_memo_never_outgrows_its_size(monkeypatch: pytest.MonkeyPatch) -> None:
+    from custodes.legal import cedar
+
+    monkeypatch.setattr(cedar, "MEMO_SIZE", 3)
+    policies = parse_policies("test", PERMIT, ())
+    for n in range(7):
+        refusals(
+            policies, action="check_subject", principal=("Subject", f"s{n}"), resource=("Basis", "b"),
+            context=CONTEXT, entities=[entity("Subject", f"s{n}"), entity("Basis", "b", BASIS_ATTRS)],
+        )  # fmt: skip
+        assert 1 <= len(policies.decided) <= 3
+    assert len(policies.decided) == 1
+
+
+def test_an_evaluation_error_is_never_remembered() -> None:
+    broken = PERMIT + '@id("missing_name")\n' + FORBID.format(cond="context.nope")
+    policies = parse_policies("test", broken, (Reason.MISSING_NAME,))
+    for _ in range(2):
+        with pytest.raises(PolicyEvaluationError):
+            refusals(
+                policies, action="check_subject", principal=("Subject", "s"), resource=("Basis", "b"),
+                context=CONTEXT, entities=[entity("Subject", "s"), entity("Basis", "b", BASIS_ATTRS)],
+            )  # fmt: skip
+    assert policies.decided == {}

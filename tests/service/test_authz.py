@@ -132,3 +132,37 @@ def test_a_policy_that_fails_to_evaluate_stops_instead_of_allowing() -> None:
     )
     with pytest.raises(PolicyEvaluationError):
         forbidding_rules(_caller("auditor"), "view_batch", _resource("view_batch"), policy=broken)  # type: ignore[arg-type]
+
+
+def test_the_matrix_asked_twice_gives_the_same_answers_and_cedar_is_asked_once_each(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import cedarpy
+
+    policy = parse_policy(policy_text())
+    asked = 0
+    real = cedarpy.is_authorized
+
+    def counting(*args: object, **kwargs: object) -> object:
+        nonlocal asked
+        asked += 1
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(cedarpy, "is_authorized", counting)
+    first = {}
+    for role, action in sorted(MATRIX):
+        context = {"expired": False} if action == "verify_subject" else None
+        first[(role, action)] = forbidding_rules(_caller(role), action, _resource(action), context, policy)  # type: ignore[arg-type]
+    assert asked == len(MATRIX)
+    for role, action in sorted(MATRIX):
+        context = {"expired": False} if action == "verify_subject" else None
+        again = forbidding_rules(_caller(role), action, _resource(action), context, policy)  # type: ignore[arg-type]
+        assert again == first[(role, action)]
+        assert (again[:1] or (None,))[0] == MATRIX[(role, action)]
+    assert asked == len(MATRIX)
+    # an expired basis is another question, with its own answer
+    expired = forbidding_rules(
+        _caller("submitter"), "verify_subject", _resource("verify_subject"), {"expired": True}, policy
+    )  # type: ignore[arg-type]
+    assert expired[:1] == ("standing_basis_expired",)
+    assert asked == len(MATRIX) + 1

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from typing import TypeVar
 
 import cedarpy
 
@@ -71,6 +72,7 @@ namespace Custodes {
 """The Cedar schema every request and both policy files are checked against."""
 
 CedarValue = bool | int | str | list["CedarValue"] | dict[str, "CedarValue"]
+_T = TypeVar("_T")
 
 
 class PolicyEvaluationError(CustodesError):
@@ -86,6 +88,8 @@ class Policies:
     reasons: Mapping[str, Reason]
     order: tuple[Reason, ...]
     parsed: cedarpy.PolicySet
+    decided: dict[str, tuple[Reason, ...]] = field(default_factory=dict, compare=False, repr=False)
+    """Decisions already made, by the request and entities as canonical JSON (``refusals``)."""
 
 
 def policy_text(name: str) -> str:
@@ -154,20 +158,47 @@ def refusals(
     context: Mapping[str, CedarValue],
     entities: Sequence[Mapping[str, CedarValue]],
 ) -> tuple[Reason, ...]:
-    """Every reason the policies give to refuse the request, in ``policies.order``; () if allowed."""
+    """Every reason the policies give to refuse the request, in ``policies.order``; () if allowed.
+
+    Cedar's answer is a function of the policies, the request and the entities alone, so a
+    decision is remembered (``MEMO_SIZE`` per policy file) and the same request with the same
+    entities is not evaluated again: an online group under one standing basis asks the same
+    question every time (its context holds the day, not the time).
+    """
     request = {
         "principal": {"type": f"Custodes::{principal[0]}", "id": principal[1]},
         "action": {"type": "Custodes::Action", "id": action},
         "resource": {"type": f"Custodes::{resource[0]}", "id": resource[1]},
         "context": dict(context),
     }
-    result = cedarpy.is_authorized(request, policies.parsed, [dict(e) for e in entities], schema=_schema())
+    listed = [dict(e) for e in entities]
+    key = memo_key(request, listed)
+    known = policies.decided.get(key)
+    if known is not None:
+        return known
+    result = cedarpy.is_authorized(request, policies.parsed, listed, schema=_schema())
     errors = result.diagnostics.errors
     if errors:
         raise PolicyEvaluationError(f"{policies.name}.cedar could not be evaluated: {'; '.join(errors)}")
     matched = {policies.reasons[p] for p in result.diagnostics.reasons if p in policies.reasons}
-    if result.allowed:
-        return ()
-    if not matched:
+    if not result.allowed and not matched:
         raise PolicyEvaluationError(f"{policies.name}.cedar denied the request without naming a rule")
-    return tuple(r for r in policies.order if r in matched)
+    decided = () if result.allowed else tuple(r for r in policies.order if r in matched)
+    remember(policies.decided, key, decided)
+    return decided
+
+
+MEMO_SIZE = 4096
+"""Cedar decisions remembered per policy set; when full, the memo starts again empty."""
+
+
+def memo_key(request: Mapping[str, object], entities: Sequence[Mapping[str, object]]) -> str:
+    """The memo key of a Cedar question: the request and the entities as canonical JSON."""
+    return json.dumps([request, entities], sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def remember(memo: dict[str, tuple[_T, ...]], key: str, decided: tuple[_T, ...]) -> None:
+    """Keep ``decided`` under ``key``; a full memo is emptied first (so it never outgrows MEMO_SIZE)."""
+    if len(memo) >= MEMO_SIZE:
+        memo.clear()
+    memo[key] = decided

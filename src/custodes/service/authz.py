@@ -9,13 +9,13 @@ must never let an act through.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
 import cedarpy
 
-from custodes.legal.cedar import CedarValue, PolicyEvaluationError, policy_ids
+from custodes.legal.cedar import CedarValue, PolicyEvaluationError, memo_key, policy_ids, remember
 
 AGENCY_ROLES: tuple[str, ...] = ("submitter",)
 """Roles of an agency's API key."""
@@ -68,6 +68,8 @@ class Policy:
     schema: cedarpy.Schema
     forbids: Mapping[str, str]
     order: tuple[str, ...]
+    decided: dict[str, tuple[str, ...]] = field(default_factory=dict, compare=False, repr=False)
+    """Decisions already made, by the request and entities as canonical JSON (``forbidding_rules``)."""
 
 
 def policy_text() -> str:
@@ -129,17 +131,21 @@ def forbidding_rules(
         "resource": _uid(kind, name),
         "context": dict(context or {}),
     }
+    key = memo_key(request, [principal, target])
+    known = policy.decided.get(key)
+    if known is not None:
+        return known
     result = cedarpy.is_authorized(request, policy.parsed, [principal, target], schema=policy.schema)
     if result.diagnostics.errors:
         raise PolicyEvaluationError(
             f"service.cedar could not be evaluated: {'; '.join(result.diagnostics.errors)}"
         )
     matched = {policy.forbids[p] for p in result.diagnostics.reasons if p in policy.forbids}
-    if result.allowed:
-        return ()
-    if not matched:
+    if not result.allowed and not matched:
         raise PolicyEvaluationError(f"service.cedar denied {action} without naming a rule")
-    return tuple(rule for rule in policy.order if rule in matched)
+    decided = () if result.allowed else tuple(rule for rule in policy.order if rule in matched)
+    remember(policy.decided, key, decided)
+    return decided
 
 
 def batch_resource(

@@ -4,8 +4,18 @@ from __future__ import annotations
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
 
-from custodes.disclose import ADDRESS_OF_RECORD, VERIFY_ONLY, response_digests, response_frame
+from custodes import disclose
+from custodes.disclose import (
+    ADDRESS_OF_RECORD,
+    VERIFY_ONLY,
+    response_digests,
+    response_frame,
+    response_of_frame,
+)
 
 DECISIONS = pl.DataFrame(
     {
@@ -72,3 +82,40 @@ def test_each_response_row_has_a_stable_digest_of_what_was_disclosed() -> None:
     assert first.to_list() == again.to_list()
     assert len(set(first.to_list())) == 4
     assert all(len(d) == 64 for d in first.to_list())
+
+
+_TEXT = st.none() | st.sampled_from(["match", "ambiguous", "no_match", "refused", "matched", "x", ""])
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.fixed_dictionaries(
+            {
+                "request_id": st.text(max_size=5),
+                "outcome": _TEXT,
+                "reason": _TEXT,
+                "tin": st.none() | st.just("123456789"),
+                "match_probability": st.none() | st.floats(allow_nan=True),
+                "address_status": st.none() | st.sampled_from(["current", "previous", "not_on_file"]),
+            }
+        ),
+        max_size=6,
+    )
+)
+def test_a_small_verify_only_response_is_shaped_as_the_frame_operations_shape_it(
+    rows: list[dict[str, object]],
+) -> None:
+    decisions = pl.DataFrame(rows, schema=DECISIONS.schema)
+    assert_frame_equal(response_frame(decisions, VERIFY_ONLY), response_of_frame(decisions, VERIFY_ONLY))
+
+
+def test_the_value_path_leaves_frames_it_cannot_read_to_the_frame_operations() -> None:
+    as_categorical = DECISIONS.with_columns(pl.col("outcome").cast(pl.Categorical))
+    assert_frame_equal(
+        response_frame(as_categorical, VERIFY_ONLY), response_of_frame(as_categorical, VERIFY_ONLY)
+    )
+    big = pl.concat([DECISIONS] * 20)
+    assert big.height > disclose.SMALL_ROWS
+    assert_frame_equal(response_frame(big, VERIFY_ONLY), response_of_frame(big, VERIFY_ONLY))
+    assert response_frame(DECISIONS, VERIFY_ONLY).rows() == response_of_frame(DECISIONS, VERIFY_ONLY).rows()

@@ -38,6 +38,7 @@ from custodes.contract import (
 from custodes.contract.master import master_rows_hint
 from custodes.disclose import ADDRESS_COLUMNS, ADDRESS_OF_RECORD, response_digests, response_frame
 from custodes.errors import DuplicateBatchError, StoreError
+from custodes.frames import with_series
 from custodes.groups import GroupRunner
 from custodes.ledger import (
     DecisionColumns,
@@ -425,13 +426,17 @@ class Gateway:
                     workflow=request.recorded_as,
                 )
             )
+
         # row i of the part is row 1 of batch i
-        owner = pl.int_range(pl.len(), dtype=pl.Int64).alias("owner")
+        def owner(rows: int) -> pl.Series:
+            return pl.Series("owner", range(rows), dtype=pl.Int64)
+
+        rows = part.frame.height
         record_batches(
             conn,
             heads,
-            part.frame.with_columns(pl.lit(1, pl.Int64).alias("row_number"), owner),
-            part.decisions.with_columns(owner),
+            with_series(part.frame, pl.Series("row_number", [1] * rows, dtype=pl.Int64), owner(rows)),
+            with_series(part.decisions, owner(part.decisions.height)),
         )
         columns = self._entry_lists(part.decisions)
         sealed: list[tuple[Mapping[str, object], DecisionColumns]] = []
@@ -492,7 +497,7 @@ class Gateway:
         if manifest.disclosure_profile == ADDRESS_OF_RECORD and batch_reason is None:
             addresses = self._addresses_of_record(decisions, matcher)
         response = response_frame(decisions, manifest.disclosure_profile, addresses)
-        decisions = decisions.with_columns(response_digests(response))
+        decisions = with_series(decisions, response_digests(response))
         return decisions, response, batch_reason
 
     def decide_batch(
@@ -533,11 +538,16 @@ class Gateway:
         prepared = None
         if matcher is not None and matcher.config == rules.linkage:
             # the online engine's few rows are prepared once, for the budgets and the linkage
-            eligible = frame.filter(subject_reasons.is_null().alias("_eligible"))
-            prepared = prepare_people(
-                eligible.select(pl.col("row_number").cast(pl.Int64).alias("rid"), *_PERSON_COLUMNS),
-                today=now.date(),
+            eligible = (
+                frame
+                if subject_reasons.null_count() == frame.height
+                else frame.filter(subject_reasons.is_null().alias("_eligible"))
             )
+            people = pl.DataFrame(
+                [eligible.get_column("row_number").cast(pl.Int64).alias("rid")]
+                + [eligible.get_column(c) for c in _PERSON_COLUMNS]
+            )
+            prepared = prepare_people(people, today=now.date())
         if screen is not None:
             subject_reasons = subject_reasons.zip_with(
                 subject_reasons.is_not_null(), screen(frame, subject_reasons, prepared)

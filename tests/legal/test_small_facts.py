@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 
 import polars as pl
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
-from polars.testing import assert_frame_equal
+from polars.testing import assert_frame_equal, assert_series_equal
 
 from custodes.legal import subjects
 from custodes.legal.addresses import deliverable_streets, deliverable_value
@@ -17,20 +18,36 @@ from custodes.legal.subjects import (
     DESCRIPTOR_LAST,
     SUBJECT_COLUMNS,
     WHITE_SPACE,
+    basis_facts,
+    check_subjects,
     facts_of_frame,
     facts_of_values,
+    reasons_of_values,
     subject_facts,
 )
 from tests.legal.test_addresses import DIRECTIONALS, NAMES, SUFFIXES, UNITS, address_like, junk
-from tests.legal.test_subjects import PLACEHOLDER_STREETS, REAL_STREETS
+from tests.legal.test_subjects import BASIS, PLACEHOLDER_STREETS, REAL_STREETS, STRICT
+
+BASES = (BASIS, STRICT, replace(BASIS, address_check="not_blank"))
 
 
 def _same(frame: pl.DataFrame) -> bool:
-    """Whether the value path decided ``frame``; asserts it decided as the frame path does."""
+    """Whether the value path decided ``frame``; asserts it decided as the frame path does,
+    both the facts and the reasons under each basis (the plain one, one that needs a case
+    reference, and the 2025 ``not_blank`` address check)."""
     small = facts_of_values(frame)
     if small is None:
+        assert reasons_of_values(frame, BASIS) is None
         return False
     assert_frame_equal(small, facts_of_frame(frame))
+    for basis in BASES:
+        by_frame = basis_facts(facts_of_frame(frame), basis).select(
+            subjects._reason_rule(basis.requires_case_reference).alias("subject_reason")
+        )["subject_reason"]
+        by_values = reasons_of_values(frame, basis)
+        assert by_values is not None
+        assert_series_equal(by_values, by_frame)
+        assert_series_equal(check_subjects(frame, basis), by_frame)
     return True
 
 

@@ -219,10 +219,9 @@ def _tin_value(value: str | None) -> bool:
     return bool(_V_POSSIBLE_TIN.search(digits)) and not digits.endswith("0000")
 
 
-def facts_of_values(frame: pl.DataFrame) -> pl.DataFrame | None:
-    """``subject_facts`` row by row on Python values, or None when a column is not text or a
-    street line is not ASCII (``deliverable_value``); held equal to ``facts_of_frame`` by
-    tests/legal/test_small_facts.py."""
+def fact_values(frame: pl.DataFrame) -> dict[str, list[bool]] | None:
+    """``FACTS`` column by column as Python values, or None when a column is not text or a
+    street line is not ASCII (``deliverable_value``)."""
     if any(frame.schema[c] != pl.String for c in SUBJECT_COLUMNS if c in frame.columns):
         return None
     blank: Sequence[None] = [None] * frame.height
@@ -230,19 +229,26 @@ def facts_of_values(frame: pl.DataFrame) -> pl.DataFrame | None:
     deliverable = [deliverable_value(street) for street in columns["street"]]
     if any(d is None for d in deliverable):
         return None
-    return pl.DataFrame(
-        {
-            "name_present": [
-                _name_value(f, first=True) and _name_value(last, first=False)
-                for f, last in zip(columns["first_name"], columns["last_name"], strict=True)
-            ],
-            "street_present": [_text_value(v) is not None for v in columns["street"]],
-            "street_deliverable": deliverable,
-            "tin_acceptable": [_tin_value(v) for v in columns["tin"]],
-            "case_reference_present": [_text_value(v) is not None for v in columns["case_reference"]],
-        },
-        schema=dict.fromkeys(FACTS, pl.Boolean),
-    )
+    return {
+        "name_present": [
+            _name_value(f, first=True) and _name_value(last, first=False)
+            for f, last in zip(columns["first_name"], columns["last_name"], strict=True)
+        ],
+        "street_present": [_text_value(v) is not None for v in columns["street"]],
+        "street_deliverable": [bool(d) for d in deliverable],
+        "tin_acceptable": [_tin_value(v) for v in columns["tin"]],
+        "case_reference_present": [_text_value(v) is not None for v in columns["case_reference"]],
+    }
+
+
+def facts_of_values(frame: pl.DataFrame) -> pl.DataFrame | None:
+    """``subject_facts`` row by row on Python values, or None when a column is not text or a
+    street line is not ASCII (``deliverable_value``); held equal to ``facts_of_frame`` by
+    tests/legal/test_small_facts.py."""
+    facts = fact_values(frame)
+    if facts is None:
+        return None
+    return pl.DataFrame(facts, schema=dict.fromkeys(FACTS, pl.Boolean))
 
 
 def basis_facts(facts: pl.DataFrame, basis: BasisRule) -> pl.DataFrame:
@@ -267,9 +273,37 @@ def _reason_rule(requires_case_reference: bool) -> pl.Expr:
 
 
 def check_subjects(frame: pl.DataFrame, basis: BasisRule) -> pl.Series:
-    """For each row of ``frame``, the first failed element in ``SUBJECT_REASONS`` order, or null."""
+    """For each row of ``frame``, the first failed element in ``SUBJECT_REASONS`` order, or null.
+
+    A small frame is decided on Python values when it can be (``reasons_of_values``).
+    """
+    if frame.height <= SMALL_ROWS:
+        small = reasons_of_values(frame, basis)
+        if small is not None:
+            return small
     facts = basis_facts(subject_facts(frame), basis)
     return facts.select(_reason_rule(basis.requires_case_reference).alias("subject_reason"))["subject_reason"]
+
+
+def reasons_of_values(frame: pl.DataFrame, basis: BasisRule) -> pl.Series | None:
+    """``check_subjects`` row by row on Python values (None where ``fact_values`` is); held
+    equal to the frame rule by tests/legal/test_small_facts.py."""
+    facts = fact_values(frame)
+    if facts is None:
+        return None
+    if basis.address_check == "not_blank":
+        facts["street_deliverable"] = facts["street_present"]
+    reasons: list[str | None] = []
+    for name, street, deliverable, tin, case in zip(*(facts[f] for f in FACTS), strict=True):
+        failed = {
+            Reason.MISSING_NAME: not name,
+            Reason.MISSING_ADDRESS: not street,
+            Reason.PLACEHOLDER_ADDRESS: street and not deliverable,
+            Reason.INVALID_TIN: not tin,
+            Reason.MISSING_CASE_REFERENCE: basis.requires_case_reference and not case,
+        }
+        reasons.append(next((r.value for r in SUBJECT_REASONS if failed[r]), None))
+    return pl.Series("subject_reason", reasons, dtype=pl.Utf8)
 
 
 def subject_refusals(row: Mapping[str, str | None], basis: BasisRule) -> tuple[Reason, ...]:

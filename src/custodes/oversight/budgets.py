@@ -40,6 +40,7 @@ from sqlalchemy import Connection, bindparam, func, select
 
 from custodes.codes import Reason
 from custodes.config import BudgetConfig
+from custodes.frames import column_rows
 from custodes.normalize import normalize_addresses, normalize_dob, normalize_names, phonetic
 from custodes.oversight.tables import budget_keys, budget_queries
 from custodes.store.bulk import JSON_MIN_ROWS, bulk_insert, insert_rows
@@ -456,7 +457,7 @@ def check_budgets(
     they are recorded already in the caller's transaction).
     """
     cap = config.cap_for(agency)
-    eligible = frame.filter(refused.is_null().alias("_ok")) if len(refused) else frame
+    eligible = frame if refused.null_count() == len(refused) else frame.filter(refused.is_null().alias("_ok"))
     empty = pl.Series("budget_reason", [None] * frame.height, dtype=pl.Utf8)
     if (config.subject_limit == 0 and cap == 0) or eligible.is_empty():
         return BudgetCheck(empty, pl.DataFrame())
@@ -466,7 +467,9 @@ def check_budgets(
         edges = subject_edges(eligible, now.date())
     else:
         rows = eligible["row_number"].cast(pl.Int64)
-        edges = prepared_edges(prepared.filter(pl.col("rid").cast(pl.Int64).is_in(rows.implode())))
+        if prepared.height != rows.len() or not prepared["rid"].cast(pl.Int64).equals(rows):
+            prepared = prepared.filter(pl.col("rid").cast(pl.Int64).is_in(rows.implode()))
+        edges = prepared_edges(prepared)
     edges = edges.rename({"row_number": "node"})
     if eligible.height <= LOOKUP_ROWS:
         in_window = connected_history(conn, agency, window_start, set(edges["key"].to_list()), exclude)
@@ -651,7 +654,7 @@ def record_queries(
             if isinstance(batch_id, str)
             else queries.select(batch_id.alias("batch_id"))["batch_id"].to_list()
         )
-        columns = queries.select(QUERY_VALUES).rows()
+        columns = column_rows(queries, QUERY_VALUES)
         record_query_rows(conn, agency, at, [(b, *row) for b, row in zip(owners, columns, strict=True)])
         return
     owner = pl.lit(batch_id) if isinstance(batch_id, str) else batch_id

@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from custodes.config import Settings
 from custodes.contract.manifest import Manifest
+from custodes.frames import column_rows
 from custodes.ledger.store import head_size
 from custodes.oversight.budgets import (
     QUERY_VALUES,
@@ -178,7 +179,7 @@ class BatchOversight:
             owner = {row: m.batch_id for m, row in parts}
             rows = [
                 (owner[n], 1, r, keys, status, budget)
-                for n, r, keys, status, budget in queries.select(QUERY_VALUES).rows()
+                for n, r, keys, status, budget in column_rows(queries, QUERY_VALUES)
                 if n in owner
             ]
             record_query_rows(conn, self._manifest.agency, self._now, rows)

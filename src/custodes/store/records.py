@@ -10,6 +10,7 @@ import polars as pl
 from sqlalchemy import Connection, func, insert, select, update
 
 from custodes.errors import StoreError
+from custodes.frames import column_rows
 from custodes.store.bulk import JSON_MIN_ROWS, bulk_insert, insert_rows
 from custodes.store.schema import agencies, batches, decisions, master_loads, requests
 
@@ -122,14 +123,14 @@ def record_batches(
             ("batch_pk", "row_number", *REQUEST_FIELDS),
             [
                 (pks[owner], None if n is None else int(n), *rest)
-                for owner, n, *rest in request_rows.select("owner", "row_number", *REQUEST_FIELDS).rows()
+                for owner, n, *rest in column_rows(request_rows, ("owner", "row_number", *REQUEST_FIELDS))
             ],
         )
         insert_rows(
             conn,
             decisions,
             ("batch_pk", *DECISION_FIELDS),
-            [(pks[owner], *rest) for owner, *rest in decision_rows.select("owner", *DECISION_FIELDS).rows()],
+            [(pks[owner], *rest) for owner, *rest in column_rows(decision_rows, ("owner", *DECISION_FIELDS))],
         )
         return pks
     keys = pl.Series("batch_pk", pks, dtype=pl.Int64)

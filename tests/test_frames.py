@@ -1,0 +1,48 @@
+"""The frame steps without polars' query engine give what polars' own steps give."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from polars.testing import assert_frame_equal
+
+from custodes.frames import column_rows, with_series
+
+FRAME = pl.DataFrame(
+    {
+        "a": [1, None, 3],
+        "b": ["x", None, "ß"],
+        "at": [datetime(2026, 1, 1, tzinfo=UTC), None, datetime(2026, 12, 7, 1, 2, 3, 4, tzinfo=UTC)],
+        "p": [0.5, float("nan"), None],
+        "ok": [True, None, False],
+    }
+)
+
+
+@pytest.mark.parametrize("columns", [["a"], ["b", "a"], ["at", "p", "ok", "a"], list(FRAME.columns), []])
+def test_column_rows_are_select_rows(columns: list[str]) -> None:
+    expected = FRAME.select(columns).rows() if columns else []
+    got = column_rows(FRAME, columns)
+    assert repr(got) == repr(expected)  # NaN compares unequal to itself; the text shows it
+
+
+def test_with_series_replaces_in_place_and_appends_as_with_columns_does() -> None:
+    one = pl.Series("a", [7, 8, 9], dtype=pl.Int64)
+    new = pl.Series("owner", [0, 1, 2], dtype=pl.Int64)
+    assert_frame_equal(with_series(FRAME, one, new), FRAME.with_columns(one, new))
+    assert_frame_equal(with_series(FRAME), FRAME)
+    with pytest.raises(ValueError, match="2 values for a frame of 3 rows"):
+        with_series(FRAME, pl.Series("c", [1, 2]))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.none() | st.integers(-(2**63), 2**63 - 1), st.none() | st.text()), max_size=5))
+def test_any_small_frame(rows: list[tuple[int | None, str | None]]) -> None:
+    frame = pl.DataFrame(rows, schema={"n": pl.Int64, "s": pl.String}, orient="row")
+    assert column_rows(frame, ["s", "n"]) == frame.select("s", "n").rows()
+    marks = pl.Series("n", [1] * frame.height, dtype=pl.Int64)
+    assert_frame_equal(with_series(frame, marks), frame.with_columns(marks))

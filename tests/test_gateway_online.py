@@ -318,3 +318,38 @@ def test_the_online_decisions_on_python_values_equal_the_frame_join(
     reasons = set(by_values["reason"].drop_nulls().to_list())
     assert "query_budget_exceeded" in reasons
     assert len(reasons) > 1, reasons
+
+
+def test_an_agency_registered_after_the_gateway_read_the_registry_is_known_at_once(
+    gateway: Gateway, tmp_path: Path, store_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custodes.service.records import add_agency
+
+    _, man = write_batch(tmp_path / "online", REQUESTS, batch_id="NEW-1", agency="Agency of Late Arrivals")
+    manifest = read_manifest(man)
+    reads = 0
+    real = gateway_module.registered_agencies
+
+    def counting(conn: object) -> tuple[str, ...]:
+        nonlocal reads
+        reads += 1
+        return real(conn)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gateway_module, "registered_agencies", counting)
+    first = gateway.verify_subject(replace(manifest, batch_id="NEW-1a"), subjects()[0], now=NOW)
+    assert (first["outcome"], first["reason"]) == ("refused", "unknown_agency")
+    assert reads == 1
+    # registered by another process (its own engine on the same store)
+    other = connect(store_url)
+    try:
+        with other.begin() as conn:
+            add_agency(conn, "Agency of Late Arrivals", NOW)
+    finally:
+        other.dispose()
+    second = gateway.verify_subject(replace(manifest, batch_id="NEW-1b"), subjects()[0], now=NOW)
+    assert second["outcome"] == "match"
+    assert reads == 2
+    # known now: the registry is not read again for it (agencies are never removed)
+    third = gateway.verify_subject(replace(manifest, batch_id="NEW-1c"), subjects()[1], now=NOW)
+    assert third["outcome"] != "refused" or third["reason"] != "unknown_agency"
+    assert reads == 2

@@ -51,6 +51,7 @@ from custodes.ledger import (
 from custodes.ledger.keys import LedgerKeysExistError, LedgerKeysMissingError, load_keys_cached
 from custodes.ledger.store import lock_head
 from custodes.legal import check_batch
+from custodes.legal.batch import agency_key
 from custodes.legal.subjects import check_subjects
 from custodes.link import DuckDBLinker, IndexSummary, build_index
 from custodes.link.index import LoadProgress
@@ -153,6 +154,8 @@ class Gateway:
         self._ledger_lock = threading.Lock()
         self._matcher: tuple[tuple[int, int], OnlineMatcher | None] | None = None
         self._online_runner: GroupRunner[OnlineRequest, dict[str, object]] | None = None
+        self._agencies: tuple[str, ...] = ()
+        """The registered agencies last read from the store (``_stored_agencies``)."""
 
     def close(self) -> None:
         """Finish the online verifications in flight, then release database connections."""
@@ -389,13 +392,20 @@ class Gateway:
         self, requests: Sequence[OnlineRequest], *, locked: Connection | None = None
     ) -> _DecidedPart:
         """Decide subjects under one basis as one frame (rows in arrival order); ``locked``: the
-        oversight reads go through this connection, which holds the store's write lock."""
+        reads go through this connection, which holds the store's write lock (else through one
+        connection taken for the part's reads)."""
+        if locked is not None:
+            return self._decide_part_on(requests, locked)
+        with self._engine.connect() as conn:
+            return self._decide_part_on(requests, conn)
+
+    def _decide_part_on(self, requests: Sequence[OnlineRequest], conn: Connection) -> _DecidedPart:
         now = max(r.now for r in requests)
         frame = subjects_frame([r.subject for r in requests])
-        oversight = BatchOversight(self._engine, self.settings, requests[0].basis, now, locked=locked)
+        oversight = BatchOversight(self._engine, self.settings, requests[0].basis, now, locked=conn)
         decisions, response, batch_reason = self._decide(
             requests[0].basis, frame, now=now, say=lambda _msg: None, oversight=oversight,
-            matcher=self.online_matcher(), subject_count=1,
+            matcher=self.online_matcher(), subject_count=1, reading=conn,
         )  # fmt: skip
         return _DecidedPart(frame, decisions, response, batch_reason, oversight)
 
@@ -478,6 +488,7 @@ class Gateway:
         oversight: BatchOversight,
         matcher: OnlineMatcher | None = None,
         subject_count: int | None = None,
+        reading: Connection | None = None,
     ) -> tuple[pl.DataFrame, pl.DataFrame, str | None]:
         """Legal checks, linkage and response shaping: (decisions with digests, response, batch reason)."""
         say("checking the legal basis of the batch")
@@ -490,6 +501,7 @@ class Gateway:
             progress=say,
             matcher=matcher,
             subject_count=subject_count,
+            reading=reading,
         )
 
         say("shaping the response")
@@ -512,6 +524,7 @@ class Gateway:
         progress: Progress | None = None,
         matcher: OnlineMatcher | None = None,
         subject_count: int | None = None,
+        reading: Connection | None = None,
     ) -> tuple[pl.DataFrame, str | None]:
         """The decisions on a batch's request rows, and the batch's refusal reason if refused whole.
 
@@ -521,13 +534,12 @@ class Gateway:
         engine, for a few rows) links instead of the batch engine when its configuration is
         the policy's. ``subject_count`` is the number of subjects the batch's signer vouches for
         (default: the frame's rows; a group of online verifications passes 1, each being its
-        own request). Nothing is written.
+        own request). ``reading``: the store is read through this connection (default: one of
+        its own). Nothing is written.
         """
         say = progress or (lambda _msg: None)
         rules = settings or self.settings
-        with self._engine.connect() as conn:
-            stored_agencies = registered_agencies(conn)
-        rules = replace(rules, agencies=(*rules.agencies, *stored_agencies))
+        rules = replace(rules, agencies=(*rules.agencies, *self._stored_agencies(manifest.agency, reading)))
         verdict = check_batch(manifest, rules, now, subject_count or frame.height, suspended_bases=suspended)
         basis = rules.bases.get(manifest.legal_basis)
         if not verdict.allowed or basis is None:
@@ -561,6 +573,25 @@ class Gateway:
             matcher=matcher,
             prepared=prepared,
         ), None
+
+    def _stored_agencies(self, agency: str, reading: Connection | None) -> tuple[str, ...]:
+        """The agencies registered in the store, as ``check_batch`` needs them for ``agency``.
+
+        Agencies are only ever added (``custodes agency add``; nothing removes one), so an
+        agency found once stays registered: while ``agency`` is among those read last, they
+        answer its question exactly as a fresh read would, and the store is read again only
+        for an agency not among them.
+        """
+        known = self._agencies
+        if any(agency_key(a) == agency_key(agency) for a in known):
+            return known
+        if reading is not None:
+            known = registered_agencies(reading)
+        else:
+            with self._engine.connect() as conn:
+                known = registered_agencies(conn)
+        self._agencies = known
+        return known
 
     def _refuse_all(self, frame: pl.DataFrame, reason: Reason) -> pl.DataFrame:
         return frame.select(

@@ -91,6 +91,11 @@ class BatchVerdict:
         return self.reasons[0] if self.reasons else None
 
 
+def agency_key(name: str) -> str:
+    """How ``check_batch`` compares agency names (case and spacing folded)."""
+    return _fold(name)
+
+
 def _fold(text: str) -> str:
     return " ".join(text.split()).casefold()
 

@@ -63,8 +63,9 @@ class BatchOversight:
         *,
         locked: Connection | None = None,
     ) -> None:
-        """``locked``: read through this connection, which holds the store's write lock (deciding
-        again inside a recording transaction, after ``confirm`` failed)."""
+        """``locked``: read through this connection (one that holds the store's write lock when
+        deciding again inside a recording transaction, after ``confirm`` failed; else the
+        connection an online part is decided on)."""
         self._engine = engine
         self._settings = settings
         self._manifest = manifest

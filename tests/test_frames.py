@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from custodes.frames import column_rows, with_series
+from custodes.frames import column_rows, frame_of, frame_of_dicts, frame_of_rows, with_series
 
 FRAME = pl.DataFrame(
     {
@@ -46,3 +46,37 @@ def test_any_small_frame(rows: list[tuple[int | None, str | None]]) -> None:
     assert column_rows(frame, ["s", "n"]) == frame.select("s", "n").rows()
     marks = pl.Series("n", [1] * frame.height, dtype=pl.Int64)
     assert_frame_equal(with_series(frame, marks), frame.with_columns(marks))
+
+
+SCHEMA = {
+    "n": pl.Int64, "s": pl.String, "f": pl.Float64, "b": pl.Boolean, "d": pl.Date,
+    "t": pl.Datetime("us", "UTC"), "l": pl.List(pl.String), "i32": pl.Int32,
+}  # fmt: skip
+_ROW = st.fixed_dictionaries(
+    {
+        "n": st.none() | st.integers(-(2**63), 2**63 - 1),
+        "s": st.none() | st.text(max_size=4),
+        "f": st.none() | st.floats(allow_nan=True),
+        "b": st.none() | st.booleans(),
+        "d": st.none() | st.dates(),
+        "t": st.none() | st.datetimes(timezones=st.just(UTC)),
+        "l": st.none() | st.lists(st.none() | st.text(max_size=3), max_size=3),
+        "i32": st.none() | st.integers(-(2**31), 2**31 - 1),
+    }
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(_ROW, max_size=5))
+def test_frames_built_one_series_at_a_time_equal_polars_own(rows: list[dict[str, object]]) -> None:
+    expected = pl.DataFrame(rows, schema=SCHEMA)
+    assert_frame_equal(frame_of_dicts(rows, SCHEMA), expected)
+    assert_frame_equal(frame_of({c: [r[c] for r in rows] for c in SCHEMA}, SCHEMA), expected)
+    tuples = [tuple(r[c] for c in SCHEMA) for r in rows]
+    assert_frame_equal(frame_of_rows(tuples, SCHEMA), pl.DataFrame(tuples, schema=SCHEMA, orient="row"))
+
+
+def test_rows_of_the_wrong_width_are_refused() -> None:
+    with pytest.raises(ValueError, match="2 values for a schema of 3 columns"):
+        frame_of_rows([(1, "x")], {"a": pl.Int64, "b": pl.String, "c": pl.String})
+    assert frame_of_rows([], {"a": pl.Int64}).schema == pl.Schema({"a": pl.Int64})

@@ -38,7 +38,7 @@ from custodes.contract import (
 from custodes.contract.master import master_rows_hint
 from custodes.disclose import ADDRESS_COLUMNS, ADDRESS_OF_RECORD, response_digests, response_frame
 from custodes.errors import DuplicateBatchError, StoreError
-from custodes.frames import with_series
+from custodes.frames import frame_of, with_series
 from custodes.groups import GroupRunner
 from custodes.ledger import (
     DecisionColumns,
@@ -689,7 +689,7 @@ class Gateway:
                 continue
             for c in ("outcome", "reason", "tin", "match_probability", "address_status"):
                 columns[c].append(row[c])
-        return pl.DataFrame(columns, schema=_DECISION_SCHEMA)
+        return frame_of(columns, _DECISION_SCHEMA)
 
     def _addresses_of_record(self, decisions: pl.DataFrame, matcher: OnlineMatcher | None) -> pl.DataFrame:
         tins = decisions.filter(pl.col("outcome") == Outcome.MATCH.value).select("tin")

@@ -36,6 +36,7 @@ from custodes.contract.columns import (
 )
 from custodes.contract.files import BOM, check_utf8, file_kind, line_of_row, parse_header, quoting_error
 from custodes.errors import BatchFileError, UserInputError
+from custodes.frames import frame_of
 
 _QUOTING_HINT = (
     "enclose any field that holds a comma, a double quote or a line break in double quotes, "
@@ -254,7 +255,7 @@ def subjects_frame(subjects: Sequence[Mapping[str, object]]) -> pl.DataFrame:
     columns: dict[str, list[object]] = {"row_number": list(range(1, len(subjects) + 1))}
     for c in REQUEST_COLUMNS:
         columns[c] = [clean_value(s.get(c)) for s in subjects]
-    return pl.DataFrame(columns, schema={"row_number": pl.Int64, **dict.fromkeys(REQUEST_COLUMNS, pl.Utf8)})
+    return frame_of(columns, {"row_number": pl.Int64, **dict.fromkeys(REQUEST_COLUMNS, pl.Utf8)})
 
 
 def subject_frame(subject: Mapping[str, str | None]) -> pl.DataFrame:

@@ -39,6 +39,7 @@ from polars._typing import PolarsDataType
 
 from custodes.codes import AddressStatus, Outcome, Reason
 from custodes.config import LinkageConfig
+from custodes.frames import frame_of
 from custodes.link.model import LevelTable, level_weights
 
 GENERATION_GAP_YEARS = 15
@@ -393,9 +394,9 @@ def _decide_scored_rows(
 def _decided_frame(
     columns: dict[str, list[object]], rid_dtype: PolarsDataType, tin_dtype: PolarsDataType
 ) -> pl.DataFrame:
-    return pl.DataFrame(
+    return frame_of(
         columns,
-        schema={
+        {
             "rid": rid_dtype,
             "outcome": pl.Utf8,
             "reason": pl.Utf8,

@@ -8,6 +8,7 @@ from typing import Any
 
 import polars as pl
 
+from custodes.frames import frame_of_dicts
 from custodes.normalize.addresses import city_value, normalize_addresses, street_values, zip5_value
 from custodes.normalize.dates import ASCII_SPACE, dob_digits, dob_values, normalize_dob
 from custodes.normalize.names import name_values, normalize_names, phonetic
@@ -123,7 +124,7 @@ def prepare_values(frame: pl.DataFrame, *, today: date | None) -> pl.DataFrame |
         if dob is None:
             return None
         rows.append(_row_values({name: column[i] for name, column in values.items()}, dob))
-    added = pl.DataFrame(rows, schema=_ADDED_SCHEMA)
+    added = frame_of_dicts(rows, _ADDED_SCHEMA)
     return frame.hstack(added.get_columns())
 
 

@@ -40,7 +40,7 @@ from sqlalchemy import Connection, bindparam, func, select
 
 from custodes.codes import Reason
 from custodes.config import BudgetConfig
-from custodes.frames import column_rows
+from custodes.frames import column_rows, frame_of, frame_of_rows
 from custodes.normalize import normalize_addresses, normalize_dob, normalize_names, phonetic
 from custodes.oversight.tables import budget_keys, budget_queries
 from custodes.store.bulk import JSON_MIN_ROWS, bulk_insert, insert_rows
@@ -178,7 +178,7 @@ def _edges_of_values(fields: pl.DataFrame) -> pl.DataFrame:
         per_row.append((number, _facet_value(6, _blake64(pf), _blake64(plmin), h_dob)))
         per_row.append((number, _facet_value(7, _blake64(pf), _blake64(plmax), h_dob)))
     edges = [(n, k) for n, k in dict.fromkeys(per_first + per_row) if k is not None]
-    return pl.DataFrame(edges, schema={"row_number": pl.Int64, "key": pl.Int64}, orient="row")
+    return frame_of_rows(edges, {"row_number": pl.Int64, "key": pl.Int64})
 
 
 def _edges_of_frame(fields: pl.DataFrame) -> pl.DataFrame:
@@ -409,7 +409,7 @@ def connected_history(
                     frontier.update(int(x) for x in row[4].split())
         frontier -= looked
     ordered = sorted(found.values(), key=lambda r: (_aware(r[3]), r[0], r[1]))  # type: ignore[arg-type]
-    return pl.DataFrame(ordered, schema=_HISTORY_SCHEMA, orient="row")
+    return frame_of_rows(ordered, _HISTORY_SCHEMA)
 
 
 def _aware(at: datetime) -> datetime:
@@ -546,7 +546,7 @@ def _verdict_of_values(  # noqa: PLR0917 - budget_verdict's parameters
             if answered_today + used > cap:
                 verdict = DAILY_CAP
         budget[node] = verdict
-    queries = pl.DataFrame(
+    queries = frame_of(
         {
             "row_number": [node for node, _ in rows],
             "request_id": [request_id for _, request_id in rows],
@@ -554,7 +554,7 @@ def _verdict_of_values(  # noqa: PLR0917 - budget_verdict's parameters
             "budget": [budget[node] for node, _ in rows],
             "subject_keys": [" ".join(str(k) for k in sorted(keys.get(node, ()))) for node, _ in rows],
         },
-        schema={
+        {
             "row_number": pl.Int64, "request_id": eligible.schema["request_id"], "status": pl.Utf8,
             "budget": pl.Utf8, "subject_keys": pl.Utf8,
         },

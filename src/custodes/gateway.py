@@ -12,6 +12,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -304,6 +305,19 @@ class Gateway:
         arrival order exactly as consecutive requests; each is stored as its own one-row
         batch with its own ledger seal.
         """
+        return self.submit_subject(basis, subject, now=now, recorded_as=recorded_as).result()
+
+    def submit_subject(
+        self,
+        basis: Manifest,
+        subject: Mapping[str, str | None],
+        *,
+        now: datetime | None = None,
+        recorded_as: Mapping[str, object] | None = None,
+    ) -> Future[dict[str, object]]:
+        """``verify_subject`` without waiting: the future holds its response row (or its error)
+        once the subject's group is committed. The service awaits it on its event loop
+        instead of holding a worker thread for each verification in flight."""
         request = OnlineRequest(basis, subject, now or datetime.now(UTC), recorded_as)
         with self._online_lock:
             if self._online_runner is None:
@@ -312,7 +326,7 @@ class Gateway:
                     self.verify_subjects, max_group=self.settings.service.online_max_group
                 )
             runner = self._online_runner
-        return runner.run(request)
+        return runner.submit(request)
 
     def verify_subjects(self, requests: Sequence[OnlineRequest]) -> list[dict[str, object] | BaseException]:
         """Decide, shape and account online subjects together: one response row or error each, in order.

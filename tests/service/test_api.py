@@ -497,3 +497,45 @@ def test_no_key_tin_or_custodian_secret_reaches_logs_or_error_bodies(
         for tin in ("323456789", "323-45-6789", "523456789", "723456789"):
             assert tin not in text
         assert secret not in text
+
+
+def test_once_its_basis_is_known_a_verification_is_awaited_on_the_event_loop(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No worker thread waits for the group's commit; what needs the store still goes through ``verify``."""
+    register_basis(world)
+    register_basis(world, "DOJ-ONLINE-2026", DOJ)
+    through_worker: list[str] = []
+    real = world.desk.verify
+
+    def counting(caller: object, basis_id: str, *rest: object) -> object:
+        through_worker.append(basis_id)
+        return real(caller, basis_id, *rest)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(world.desk, "verify", counting)
+    first = verify(world, {**SUBJECT, "request_id": "E-0"})
+    assert first.status_code == 200, first.text
+    assert through_worker == ["DHS-ONLINE-2026"]  # the basis is read from the store once
+    for n in range(1, 3):  # three answers: the subject's query budget
+        answer = verify(world, {**SUBJECT, "request_id": f"E-{n}"})
+        assert answer.status_code == 200, answer.text
+        assert {**answer.json(), "request_id": "E-0"} == first.json()
+        assert answer.headers["custodes-verification-id"].startswith("v-")
+    refused = verify(world, {**SUBJECT, "request_id": "E-9", "street": "Unknown Address"})
+    assert (refused.json()["outcome"], refused.json()["reason"]) == ("refused", "placeholder_address")
+    assert through_worker == ["DHS-ONLINE-2026"]
+    # an Idempotency-Key is claimed in the store: the worker path
+    keyed = verify(world, {**SUBJECT, "request_id": "E-5"}, **{"Idempotency-Key": "k-5"})
+    assert (keyed.status_code, keyed.headers["idempotency-replayed"]) == (200, "false")
+    assert through_worker == ["DHS-ONLINE-2026"] * 2
+    # a denial is logged and accounted by ``verify``, even for a basis this process knows
+    for _ in range(2):
+        other = verify(world, SUBJECT, basis="DOJ-ONLINE-2026")
+        assert (other.status_code, other.json()["rule"]) == (403, "standing_basis_of_another_agency")
+    assert through_worker == ["DHS-ONLINE-2026"] * 2 + ["DOJ-ONLINE-2026"] * 2
+    assert "DOJ-ONLINE-2026" in world.desk._bases
+    with world.desk.engine.connect() as conn:
+        stored = conn.execute(
+            select(func.count()).select_from(batches).where(batches.c.public_id.like("v-%"))
+        ).scalar_one()
+    assert stored == 5  # E-0..E-2, E-9 and E-5: every answer is a stored batch

@@ -7,6 +7,7 @@ The transparency endpoints under ``/v1/log`` are public.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import shutil
 import threading
@@ -535,9 +536,17 @@ def create_app(settings: Settings | None = None, *, worker: bool = True) -> Fast
         ] = None,
     ) -> JSONResponse:
         subject = body.subject.model_dump()
-        verification_id, row, replayed = await run_in_threadpool(
-            desk.verify, who, body.standing_basis, subject, idempotency_key
+        started = (
+            desk.start_verification(who, body.standing_basis, subject) if idempotency_key is None else None
         )
+        if started is not None:
+            # awaited on the event loop: no worker thread waits for the group's commit
+            verification_id, pending = started
+            row, replayed = await asyncio.wrap_future(pending), False
+        else:
+            verification_id, row, replayed = await run_in_threadpool(
+                desk.verify, who, body.standing_basis, subject, idempotency_key
+            )
         headers = {"Custodes-Verification-Id": verification_id}
         if idempotency_key is not None:
             headers["Idempotency-Replayed"] = "true" if replayed else "false"

@@ -15,6 +15,7 @@ import re
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -661,6 +662,43 @@ class Desk:
             thread.join()
 
     # -- online verification ---------------------------------------------------------------
+    def start_verification(
+        self, caller: Caller, basis_id: str, subject: Mapping[str, str | None]
+    ) -> tuple[str, Future[dict[str, object]]] | None:
+        """``verify`` without an Idempotency-Key and without waiting, when nothing before the
+        verification itself needs the store: the standing basis is known to this process and
+        Cedar allows the act. Returns (verification id, the future of its response row), or
+        None: then ``verify`` must be called, which reads the basis, or records and raises the
+        denial. Nothing here blocks, so the service calls it on its event loop.
+        """
+        now = _now()
+        basis = self._bases.get(basis_id)
+        if basis is None:
+            return None
+        resource = basis_resource(basis.id, basis.agency)
+        if forbidding_rules(caller, "verify_subject", resource, {"expired": basis.expires_at <= now}):
+            return None
+        verification_id = f"v-{uuid.uuid4().hex}"
+        pending = self.gateway.submit_subject(
+            basis_manifest(basis, verification_id, now),
+            subject,
+            now=now,
+            recorded_as=self._recorded_as(caller, basis, verification_id, now),
+        )
+        return verification_id, pending
+
+    @staticmethod
+    def _recorded_as(
+        caller: Caller, basis: records.StandingBasis, verification_id: str, now: datetime
+    ) -> dict[str, object]:
+        return {
+            "public_id": verification_id,
+            "submitted_by": caller.person,
+            "submitted_key": caller.key_id,
+            "released_by": f"standing basis {basis.id}",
+            "released_at": now,
+        }
+
     def verify(
         self,
         caller: Caller,
@@ -699,13 +737,7 @@ class Desk:
                 basis_manifest(basis, verification_id, now),
                 subject,
                 now=now,
-                recorded_as={
-                    "public_id": verification_id,
-                    "submitted_by": caller.person,
-                    "submitted_key": caller.key_id,
-                    "released_by": f"standing basis {basis.id}",
-                    "released_at": now,
-                },
+                recorded_as=self._recorded_as(caller, basis, verification_id, now),
             )
         except BaseException:
             if idempotency_key is not None:

@@ -383,7 +383,7 @@ class Gateway:
             if not part.oversight.confirm(conn, None if earlier else log_size, exclude=own):
                 raise _BudgetsMoved
         if sealed and self.settings.accounting:
-            append_batches(conn, self._keys(), sealed)
+            append_batches(conn, self._keys(), sealed, locked_size=log_size)
 
     def _record_group_locked(
         self, conn: Connection, groups: Sequence[Sequence[OnlineRequest]], decided: list[_DecidedPart]

@@ -241,3 +241,35 @@ def test_the_migration_goes_down_and_up_again(store_url: str) -> None:
             assert store.head_size(conn) == 0
     finally:
         engine.dispose()
+
+
+def test_an_append_given_the_locked_size_writes_the_same_log_and_a_stale_one_fails(
+    engine: Engine, keys: LedgerKeys
+) -> None:
+    from custodes.ledger import append_batches
+
+    with engine.begin() as conn:
+        append_batch(conn, keys, batch_entry("B0"), [decision("B0", 0)])
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    with engine.begin() as conn:
+        size = store.lock_head(conn)
+        locked = len(statements)
+        checkpoint = append_batches(conn, keys, [(batch_entry("B1"), [decision("B1", 0)])], locked_size=size)
+    assert checkpoint.size == size + 2
+    assert not [s for s in statements[locked:] if "UPDATE ledger_head SET size=ledger_head.size" in s]
+    with engine.connect() as conn:
+        assert audit_log(conn, keys.verifier).ok
+        assert store.head_size(conn) == size + 2
+
+    def stale() -> None:
+        with engine.begin() as conn:
+            store.lock_head(conn)
+            append_batches(conn, keys, [(batch_entry("B2"), [decision("B2", 0)])], locked_size=size)
+
+    # a size that is not the head's is refused (by the tiles or the head's compare-and-swap)
+    with pytest.raises(LedgerError):
+        stale()
+    with engine.connect() as conn:
+        assert store.head_size(conn) == size + 2  # nothing of the failed append stayed
+        assert audit_log(conn, keys.verifier).ok

@@ -41,10 +41,10 @@ DECISION_TYPE = "decision"
 
 
 class _Appender:
-    def __init__(self, conn: Connection, keys: LedgerKeys) -> None:
+    def __init__(self, conn: Connection, keys: LedgerKeys, locked_size: int | None = None) -> None:
         self._conn = conn
         self._keys = keys
-        self.start = store.lock_head(conn)
+        self.start = store.lock_head(conn) if locked_size is None else locked_size
         wanted = {(level, index) for level, index in partial_keys(self.start).items()}
         stored = store.read_tiles(conn, wanted)
         partial = {level: split_hashes(blob) for (level, _), blob in stored.items()}
@@ -115,11 +115,17 @@ def append_batches(
     conn: Connection,
     keys: LedgerKeys,
     batches: Sequence[tuple[Mapping[str, object], DecisionColumns | Iterable[DecisionEntry]]],
+    *,
+    locked_size: int | None = None,
 ) -> SignedCheckpoint:
     """Append several batches, each as ``append_batch`` does, under one signed checkpoint.
 
     The online service commits the verifications that arrive together in one transaction
     (group commit): each stays its own sealed batch, and one checkpoint covers them all.
+    ``locked_size``: the tree size ``store.lock_head`` returned earlier in this transaction,
+    with nothing appended since (the head is then not locked and read a second time). A wrong
+    size cannot fork the log: the stored tiles or the head's compare-and-swap refuse it with
+    ``LedgerError``, and the caller's transaction writes nothing.
     """
     if not batches:
         raise LedgerError("nothing to append: no batch given")
@@ -136,7 +142,7 @@ def append_batches(
     )
     with nullcontext() if small else SqliteCache(conn):
         try:
-            appender = _Appender(conn, keys)
+            appender = _Appender(conn, keys, locked_size)
             for (batch_entry, decisions), encoder in zip(batches, encoders, strict=True):
                 first = appender.size
                 for encoded in _encoded_chunks(encoder, decisions, first):

@@ -277,11 +277,13 @@ def check_subjects(frame: pl.DataFrame, basis: BasisRule) -> pl.Series:
 
     A small frame is decided on Python values when it can be (``reasons_of_values``).
     """
+    facts_of = subject_facts
     if frame.height <= SMALL_ROWS:
         small = reasons_of_values(frame, basis)
         if small is not None:
             return small
-    facts = basis_facts(subject_facts(frame), basis)
+        facts_of = facts_of_frame  # the value path declined this frame: do not try it twice
+    facts = basis_facts(facts_of(frame), basis)
     return facts.select(_reason_rule(basis.requires_case_reference).alias("subject_reason"))["subject_reason"]
 
 

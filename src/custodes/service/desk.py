@@ -675,8 +675,7 @@ class Desk:
         basis = self._bases.get(basis_id)
         if basis is None:
             return None
-        resource = basis_resource(basis.id, basis.agency)
-        if forbidding_rules(caller, "verify_subject", resource, {"expired": basis.expires_at <= now}):
+        if forbidding_rules(caller, "verify_subject", *_verify_question(basis, now)):
             return None
         verification_id = f"v-{uuid.uuid4().hex}"
         pending = self.gateway.submit_subject(
@@ -715,12 +714,7 @@ class Desk:
             if basis is None:
                 raise NotFoundError(f"no standing basis with id {basis_id!r}")
             self._bases[basis_id] = basis
-        self.authorize(
-            caller,
-            "verify_subject",
-            basis_resource(basis.id, basis.agency),
-            {"expired": basis.expires_at <= now},
-        )
+        self.authorize(caller, "verify_subject", *_verify_question(basis, now))
         agency = caller.agency or ""
         if idempotency_key is not None:
             fingerprint = hashlib.sha256(
@@ -749,6 +743,13 @@ class Desk:
             with self.engine.begin() as conn:
                 records.finish_idempotency(conn, agency, idempotency_key, 200, body)
         return verification_id, row, False
+
+
+def _verify_question(
+    basis: records.StandingBasis, now: datetime
+) -> tuple[tuple[str, str, dict[str, CedarValue]], dict[str, CedarValue]]:
+    """The resource and context Cedar decides ``verify_subject`` on for ``basis`` at ``now``."""
+    return basis_resource(basis.id, basis.agency), {"expired": basis.expires_at <= now}
 
 
 def _agency_counts(raw: list[tuple[str, str, int]]) -> list[tuple[str, str, int]]:

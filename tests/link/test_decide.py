@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
@@ -193,3 +194,57 @@ def test_candidate_rows_the_values_cannot_decide_alike_go_to_the_frames() -> Non
     assert on_values([{**row, "tin": None}]) is None
     with np.errstate(divide="ignore"):  # a zero term frequency (no index holds one): an infinite weight
         assert on_values([{**row, "tf_last": 0.0}]) is None
+
+
+# -- the batch linker's scorer: levels streamed in batches, in any order ------------------
+def _with_request_suffix(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every pair of a request carries the request's suffix (``r.suffix`` in the levels SQL)."""
+    suffix: dict[object, object] = {}
+    for r in rows:
+        suffix.setdefault(r["rid"], r["r_suffix"])
+    return [{**r, "r_suffix": suffix[r["rid"]]} for r in rows]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    rows=st.lists(CANDIDATE, max_size=40).map(_unique_pairs).map(_with_request_suffix),
+    u=U,
+    taxpayers=st.integers(1, 10_000_000),
+    cuts=st.lists(st.integers(0, 40), max_size=5),
+    seed=st.randoms(),
+)
+def test_levels_scored_in_batches_are_scored_as_the_whole_frame(
+    rows: list[dict[str, Any]], u: LevelTable, taxpayers: int, cuts: list[int], seed: Any
+) -> None:
+    u = {name: [1.0, *values[1:]] for name, values in u.items()}
+    whole = pl.DataFrame(rows, schema=LEVELS_SCHEMA, orient="row")
+    expected = score_candidates(
+        whole, M, u, taxpayers=taxpayers, prior=CONFIG.prior_on_file, columns=decide.DECIDE_COLUMNS
+    )
+    # the same pairs in another order, cut anywhere (a request's pairs in several batches)
+    shuffled = list(rows)
+    seed.shuffle(shuffled)
+    frame = pl.DataFrame(shuffled, schema=LEVELS_SCHEMA, orient="row")
+    bounds = sorted({0, len(shuffled), *(c for c in cuts if c <= len(shuffled))})
+    suffixed = whole.filter(pl.col("r_suffix").is_not_null())["rid"].unique()
+    scorer = decide.CandidateScorer(M, u, suffixed=suffixed, columns=decide.DECIDE_COLUMNS)
+    for start, end in zip(bounds, bounds[1:] or [0], strict=False):
+        scorer.add(frame.slice(start, end - start))
+    if len(bounds) == 1:
+        scorer.add(frame)  # no pairs: one empty batch, as the linker always hands one
+    assert scorer.rows == len(rows)
+    got = scorer.scored(taxpayers=taxpayers, prior=CONFIG.prior_on_file)
+    assert got.columns == [*decide.DECIDE_COLUMNS, "w", "eligible", "p"]
+    assert_frame_equal(got, expected, check_exact=True)
+    # and the rule decides them alike, whole or narrow
+    rids = pl.Series("rid", sorted({r["rid"] for r in rows}), dtype=pl.Int64)
+    full = score_candidates(whole, M, u, taxpayers=taxpayers, prior=CONFIG.prior_on_file)
+    assert_frame_equal(_decide_frame(got, rids, CONFIG), _decide_frame(full, rids, CONFIG))
+
+
+def test_a_scorer_given_nothing_refuses_to_score() -> None:
+    scorer = decide.CandidateScorer(
+        M, {n: [1.0] * c for n, c in LEVEL_COUNTS.items()}, suffixed=pl.Series([])
+    )
+    with pytest.raises(ValueError, match="no candidate levels"):
+        scorer.scored(taxpayers=10, prior=CONFIG.prior_on_file)

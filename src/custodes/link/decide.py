@@ -154,26 +154,89 @@ def _personal_evidence() -> pl.Expr:
     return tin_confirmed | ((names_ok | surname_changed) & dob_ok & anchored & told_apart)
 
 
+DECIDE_COLUMNS = ("rid", "tin", "c_address")
+"""The levels' columns ``decide_outcomes`` reads besides ``w``, ``p`` and ``eligible``."""
+GENERATION_COLUMNS = ("r_suffix", "m_suffix", "m_first_tok", "m_last_concat", "m_addr_key", "m_birth_year")
+"""The levels' columns the generational penalty reads besides ``rid``."""
+
+
+class CandidateScorer:
+    """``score_candidates`` over levels that arrive in batches, in any order.
+
+    Each batch is weighed as it comes (the weight and the personal evidence are per pair)
+    and only ``columns`` of it are kept, with the few columns the generational penalty
+    needs for the pairs of requests that give a suffix: so a batch of 10M persons' candidate
+    levels need not be held whole (some 1.5 GB per 250k requests) to be scored. The
+    penalty, the sort and the posteriors then run over what was kept, exactly as over the
+    whole frame.
+    """
+
+    def __init__(
+        self, m: LevelTable, u: LevelTable, *, suffixed: pl.Series, columns: Sequence[str] | None = None
+    ) -> None:
+        self._m = m
+        self._suffixed_rids = suffixed
+        self._weights = level_weights(m, u)
+        self._columns = None if columns is None else tuple(columns)
+        self._kept: list[pl.DataFrame] = []
+        self._suffixed: list[pl.DataFrame] = []
+        self.rows = 0
+        """How many candidate pairs have been added."""
+
+    def add(self, levels: pl.DataFrame) -> None:
+        """Weigh one batch of candidate levels (whole requests or not)."""
+        w = candidate_weights(levels, self._weights, self._m)
+        row = pl.int_range(self.rows, self.rows + pl.len(), dtype=pl.Int64).alias("_row")
+        kept = levels if self._columns is None else levels.select(*self._columns)
+        self._kept.append(
+            kept.with_columns(
+                pl.Series("w", w), levels.select(_personal_evidence()).to_series().alias("eligible")
+            )
+        )
+        # generational suffixes are rare in requests: the penalty needs only their pairs
+        suffixed = levels.select("rid", *GENERATION_COLUMNS, row).filter(
+            pl.col("rid").is_in(self._suffixed_rids)
+        )
+        if suffixed.height:
+            self._suffixed.append(suffixed)
+        self.rows += levels.height
+
+    def scored(self, *, taxpayers: int, prior: float) -> pl.DataFrame:
+        """Every pair added, sorted by request then weight, with ``w``, ``eligible`` and ``p``."""
+        if not self._kept:
+            raise ValueError("no candidate levels were added, not even an empty frame")
+        scored = pl.concat(self._kept) if len(self._kept) > 1 else self._kept[0]
+        self._kept = []
+        if self._suffixed:
+            suffixed = pl.concat(self._suffixed)
+            self._suffixed = []
+            penalty = suffixed.select("_row", _generation_penalty().alias("_pen"))
+            w = scored.get_column("w").to_numpy(writable=True)
+            w[penalty["_row"].to_numpy()] -= penalty["_pen"].to_numpy()
+            scored = scored.with_columns(pl.Series("w", w))
+        scored = scored.sort(["rid", "w", "tin"], descending=[False, True, False])
+        p = _posteriors(scored["rid"].to_numpy(), scored["w"].to_numpy(), taxpayers=taxpayers, prior=prior)
+        return scored.with_columns(pl.Series("p", p))
+
+
 def score_candidates(
-    levels: pl.DataFrame, m: LevelTable, u: LevelTable, *, taxpayers: int, prior: float
+    levels: pl.DataFrame,
+    m: LevelTable,
+    u: LevelTable,
+    *,
+    taxpayers: int,
+    prior: float,
+    columns: Sequence[str] | None = None,
 ) -> pl.DataFrame:
-    """Each candidate pair, sorted by request then weight, with its weight ``w`` and posterior ``p``."""
-    weights = level_weights(m, u)
-    w = candidate_weights(levels, weights, m)
-    scored = levels.with_row_index("_row").with_columns(
-        pl.Series("w", w), _personal_evidence().alias("eligible")
-    )
-    # generational suffixes are rare in requests: weigh them only where one is given
-    suffixed = scored.filter(
-        pl.col("rid").is_in(scored.filter(pl.col("r_suffix").is_not_null())["rid"].unique())
-    )
-    if suffixed.height:
-        penalty = suffixed.select("_row", _generation_penalty().alias("_pen"))
-        w[penalty["_row"].to_numpy()] -= penalty["_pen"].to_numpy()
-        scored = scored.with_columns(pl.Series("w", w))
-    scored = scored.sort(["rid", "w", "tin"], descending=[False, True, False]).drop("_row")
-    p = _posteriors(scored["rid"].to_numpy(), scored["w"].to_numpy(), taxpayers=taxpayers, prior=prior)
-    return scored.with_columns(pl.Series("p", p))
+    """Each candidate pair, sorted by request then weight, with its weight ``w`` and posterior ``p``.
+
+    ``columns``: keep only these of the levels' columns (and ``w``, ``eligible``, ``p``);
+    ``DECIDE_COLUMNS`` are what ``decide_outcomes`` needs.
+    """
+    suffixed = levels.filter(pl.col("r_suffix").is_not_null()).get_column("rid").unique()
+    scorer = CandidateScorer(m, u, suffixed=suffixed, columns=columns)
+    scorer.add(levels)
+    return scorer.scored(taxpayers=taxpayers, prior=prior)
 
 
 def _posteriors(rid: np.ndarray, w: np.ndarray, *, taxpayers: int, prior: float) -> np.ndarray:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -15,7 +16,7 @@ from custodes.config import LinkageConfig
 from custodes.errors import StoreError
 from custodes.link.blocking import RULES, candidate_pairs_sql
 from custodes.link.comparisons import DOB_COMPATIBLE
-from custodes.link.decide import decide_outcomes, score_candidates
+from custodes.link.decide import DECIDE_COLUMNS, CandidateScorer, decide_outcomes
 from custodes.link.features import pair_levels_sql
 from custodes.link.model import LevelTable, ModelParameters, load_parameters
 from custodes.link.prepare import first_key_rows, name_key_rows, prepare_people, surname_rows
@@ -32,6 +33,21 @@ HOUSEHOLD_LIMIT = 30
 
 PAIR_FILTER = f"(r.tin9 = m.tin9 OR {DOB_COMPATIBLE})"
 """Candidate pairs kept for comparison: the same TIN, or dates of birth one person could have."""
+
+LEVELS_SQL = f"""
+    SELECT l.*, f.tf AS tf_first, s.tf AS tf_last, a.tf AS tf_addr
+    FROM ({pair_levels_sql("pairs", "req", "persons", "addresses")}) l
+    LEFT JOIN tf_first f ON f.first_tok = l.m_first_tok
+    LEFT JOIN tf_last s ON s.last_concat = l.m_last_concat
+    LEFT JOIN tf_addr a ON a.addr_key = l.m_addr_key
+"""
+"""The comparison levels of every pair in the temporary table ``pairs``, with the term frequencies."""
+
+LEVEL_BATCH_ROWS = 262_144
+"""Candidate pairs taken from DuckDB at a time while a part's levels stream into the scorer.
+Streamed, a part's levels are never whole in memory: at 10M persons a part of 250k requests
+has some 8 million candidates, about 1.5 GB of levels as a polars frame and 2-3 times that
+on its way from DuckDB."""
 
 
 def request_tables(prepared: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -145,6 +161,29 @@ class DuckDBLinker:
 
     def candidate_levels(self, prepared: pl.DataFrame) -> pl.DataFrame:
         """Comparison levels for every candidate pair of the prepared requests."""
+        with self._candidate_pairs(prepared):
+            return query_frame(self._con, LEVELS_SQL)
+
+    def candidate_level_batches(
+        self, prepared: pl.DataFrame, rows: int = LEVEL_BATCH_ROWS
+    ) -> Iterator[pl.DataFrame]:
+        """``candidate_levels`` in batches of at most ``rows`` pairs, in no particular order.
+
+        At least one batch (perhaps empty, with the levels' columns) comes. The connection
+        is busy until the last batch has been taken.
+        """
+        with self._candidate_pairs(prepared):
+            reader = self._con.sql(LEVELS_SQL).to_arrow_reader(rows)
+            yielded = False
+            for batch in reader:
+                yielded = True
+                yield pl.DataFrame(pl.from_arrow(batch))
+            if not yielded:
+                yield pl.DataFrame(pl.from_arrow(reader.schema.empty_table()))
+
+    @contextmanager
+    def _candidate_pairs(self, prepared: pl.DataFrame) -> Iterator[None]:
+        """The temporary table ``pairs`` (rid, tin) of the prepared requests, and their tables as views."""
         con = self._con
         views = request_tables(prepared)
         for name, frame in views.items():
@@ -185,17 +224,8 @@ class DuckDBLinker:
                 """,
                 [HOUSEHOLD_LIMIT],
             )
-            levels_sql = pair_levels_sql("pairs", "req", "persons", "addresses")
-            return query_frame(
-                con,
-                f"""
-                SELECT l.*, f.tf AS tf_first, s.tf AS tf_last, a.tf AS tf_addr
-                FROM ({levels_sql}) l
-                LEFT JOIN tf_first f ON f.first_tok = l.m_first_tok
-                LEFT JOIN tf_last s ON s.last_concat = l.m_last_concat
-                LEFT JOIN tf_addr a ON a.addr_key = l.m_addr_key
-                """,
-            )
+            con.execute("DROP TABLE hits")
+            yield
         finally:
             for name in views:
                 con.unregister(name)
@@ -206,11 +236,20 @@ class DuckDBLinker:
         *,
         today: date | None = None,
         progress: Progress | None = None,
+        prepared: pl.DataFrame | None = None,
     ) -> LinkResult:
-        """Decide every request in ``requests`` (an ``rid`` column plus person fields + tin)."""
+        """Decide every request in ``requests`` (an ``rid`` column plus person fields + tin).
+
+        ``prepared``: ``prepare_people`` of exactly these requests (by ``rid``, in their
+        order) with the same ``today``, when the caller has it already (the gateway
+        normalises a batch's subjects once, for the query budgets and the linkage).
+        """
         say = progress or (lambda _msg: None)
-        say("normalising request subjects")
-        prepared = prepare_people(requests, today=today)
+        if prepared is None:
+            say("normalising request subjects")
+            prepared = prepare_people(requests, today=today)
+        else:
+            say("request subjects normalised already (with the query budgets)")
         parts = range(0, prepared.height, LINK_CHUNK)
         # one message whatever the number of parts: the caller's bar counts stages
         say(f"finding candidates, comparing fields, scoring and deciding ({max(len(parts), 1)} part(s))")
@@ -223,10 +262,14 @@ class DuckDBLinker:
         candidates = 0
         for start in parts or range(1):
             part = prepared.slice(start, LINK_CHUNK)
-            levels = self.candidate_levels(part)
-            candidates += levels.height
-            scored = score_candidates(levels, params.m, params.u, taxpayers=params.taxpayers, prior=prior)
-            del levels
+            # the levels stream in and only what the decision reads is kept of them
+            suffixed = part.filter(pl.col("suffix").is_not_null()).get_column("rid")
+            scorer = CandidateScorer(params.m, params.u, suffixed=suffixed, columns=DECIDE_COLUMNS)
+            for levels in self.candidate_level_batches(part):
+                scorer.add(levels)
+                del levels
+            candidates += scorer.rows
+            scored = scorer.scored(taxpayers=params.taxpayers, prior=prior)
             decided.append(decide_outcomes(scored, part.get_column("rid"), self._config))
             del scored
         say("collecting the decisions")

@@ -8,10 +8,12 @@ from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 import pytest
 from alembic import command
+from polars.testing import assert_frame_equal
 from sqlalchemy import func, select
 
 from custodes import DuplicateBatchError, Gateway, ManifestError, Settings
@@ -211,3 +213,52 @@ def test_a_store_behind_this_versions_schema_is_refused_with_what_to_run(
         assert stale.verify_batch(batch, man, tmp_path / "out", now=NOW).requests == len(REQUESTS)
     finally:
         stale.close()
+
+
+def test_the_batch_engine_normalises_a_batchs_subjects_once_for_budgets_and_linkage(
+    gateway: Gateway, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import custodes.gateway as gateway_module
+    import custodes.link.engines.duckdb as engine_module
+    from custodes.contract import read_manifest, read_requests
+    from custodes.link.prepare import prepare_people
+
+    batch, man = write_batch(tmp_path / "in", REQUESTS)
+    frame = read_requests(batch)
+    calls: list[int] = []
+
+    def counted(people: pl.DataFrame, **kwargs: object) -> pl.DataFrame:
+        calls.append(people.height)
+        return prepare_people(people, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gateway_module, "prepare_people", counted)
+    monkeypatch.setattr(engine_module, "prepare_people", counted)
+    seen: list[pl.DataFrame | None] = []
+    screen_calls = 0
+
+    def screen(frame: pl.DataFrame, refused: pl.Series, prepared: pl.DataFrame | None) -> pl.Series:
+        nonlocal screen_calls
+        screen_calls += 1
+        seen.append(prepared)
+        return pl.Series([None] * frame.height, dtype=pl.Utf8)
+
+    decided, reason = gateway.decide_batch(read_manifest(man), frame, now=NOW, screen=screen, matcher=None)
+    assert reason is None
+    eligible = decided.filter(pl.col("outcome") != "refused").height
+    # one normalisation: the rows the legal checks let through, handed to the budgets' screen
+    assert calls == [eligible]
+    assert screen_calls == 1
+    assert seen[0] is not None
+    assert seen[0].height == eligible
+    # the decisions are those of the linker normalising the rows itself
+    calls.clear()
+    link = engine_module.DuckDBLinker.link
+
+    def on_its_own(self: engine_module.DuckDBLinker, requests: pl.DataFrame, **kwargs: Any) -> Any:
+        assert kwargs.pop("prepared") is not None
+        return link(self, requests, **kwargs)
+
+    monkeypatch.setattr(engine_module.DuckDBLinker, "link", on_its_own)
+    itself, _ = gateway.decide_batch(read_manifest(man), frame, now=NOW, screen=screen, matcher=None)
+    assert calls == [eligible, eligible]
+    assert_frame_equal(decided, itself)

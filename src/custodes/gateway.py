@@ -562,8 +562,9 @@ class Gateway:
         say("checking each subject's legal elements")
         subject_reasons = check_subjects(frame, basis)
         prepared = None
-        if matcher is not None and matcher.config == rules.linkage:
-            # the online engine's few rows are prepared once, for the budgets and the linkage
+        if matcher is None or matcher.config == rules.linkage:
+            # the subjects are normalised once, for the budgets and the linkage (either engine:
+            # the batch engine's preparation is the same ``prepare_people``)
             eligible = (
                 frame
                 if subject_reasons.null_count() == frame.height
@@ -642,9 +643,16 @@ class Gateway:
                 prepared.filter(pl.col("rid").is_in(rids.implode()))
             ).with_columns(pl.col("rid").cast(requests.schema["rid"]))
         else:
+            if prepared is not None:
+                rids = requests["rid"]
+                prepared = prepared.filter(pl.col("rid").is_in(rids.cast(pl.Int64).implode())).with_columns(
+                    pl.col("rid").cast(rids.dtype)
+                )
             linker = DuckDBLinker(self.settings.index_path, settings.linkage)
             try:
-                linked = linker.link(requests, today=now.date(), progress=progress).decisions
+                linked = linker.link(
+                    requests, today=now.date(), progress=progress, prepared=prepared
+                ).decisions
             finally:
                 linker.close()
         linked = linked.rename({"rid": "row_number"})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -122,3 +123,70 @@ def test_requests_linked_in_parts_are_decided_the_same(
     assert whole.candidates == parts.candidates > 0
     assert whole.decisions.equals(parts.decisions)
     assert whole.decisions.filter(pl.col("outcome") == "match").height >= 5
+
+
+def test_candidates_streamed_in_batches_are_decided_the_same(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from custodes.link.engines import duckdb as engine
+    from tests.link.conftest import request_frame
+
+    target = tmp_path / "master.duckdb"
+    build_index(_master(), target, today=TODAY)
+    rows = [(i, *row[1:9], row[0] if i % 2 else "") for i, row in enumerate(MASTER_ROWS)]
+    # requests without a candidate before, between and after the others
+    nobody = ("Zed", "", "Nobody", "", "1 Nowhere Rd", "X", "IL", "00001", "")
+    rows = [(0, *nobody), *((10 * i + 5, *row[1:]) for i, row in enumerate(rows)), (1000, *nobody)]
+    requests = request_frame([(r[0], *(str(v) for v in r[1:])) for r in rows])
+    linker = DuckDBLinker(target, LinkageConfig())
+    try:
+        whole = linker.link(requests, today=TODAY)
+        # batches of 2 pairs: a request's candidates cross batch ends
+        monkeypatch.setattr(engine, "LEVEL_BATCH_ROWS", 2)
+        batched = linker.link(requests, today=TODAY)
+        prepared = engine.prepare_people(requests, today=TODAY)
+        levels = linker.candidate_levels(prepared)
+        batches = list(linker.candidate_level_batches(prepared, 3))
+        nothing = list(linker.candidate_level_batches(prepared.filter(pl.col("rid") == 0), 3))
+    finally:
+        linker.close()
+    assert len(batches) > 2
+    assert all(b.height <= 3 for b in batches)
+    assert pl.concat(batches).sort("rid", "tin").equals(levels.sort("rid", "tin"))
+    # a part without candidates still hands one (empty) batch, with the levels' columns
+    assert [b.height for b in nothing] == [0]
+    assert nothing[0].columns == levels.columns
+    assert whole.candidates == batched.candidates == levels.height > 0
+    assert whole.decisions.equals(batched.decisions)
+    assert whole.decisions.filter(pl.col("outcome") == "match").height >= 5
+    assert whole.decisions.filter(pl.col("rid").is_in([0, 1000]))["reason"].to_list() == ["no_candidate"] * 2
+
+
+def test_a_part_over_duckdbs_memory_limit_is_compared_again_without_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from custodes.link.engines import duckdb as engine
+    from tests.link.conftest import request_frame
+
+    target = tmp_path / "master.duckdb"
+    build_index(_master(), target, today=TODAY)
+    rows = [(i, *row[1:9], row[0] if i % 2 else "") for i, row in enumerate(MASTER_ROWS)]
+    requests = request_frame([(r[0], *(str(v) for v in r[1:])) for r in rows])
+    linker = DuckDBLinker(target, LinkageConfig())
+    try:
+        whole = linker.link(requests, today=TODAY)
+    finally:
+        linker.close()
+    monkeypatch.setattr(engine, "LINK_MEMORY_LIMIT", "1MB")
+    linker = DuckDBLinker(target, LinkageConfig())
+    try:
+        tight = linker.link(requests, today=TODAY)
+        (limit,) = linker._con.execute("SELECT current_setting('memory_limit')").fetchall()[0]
+        (spill,) = linker._con.execute("SELECT current_setting('temp_directory')").fetchall()[0]
+    finally:
+        linker.close()
+    assert "exceeded DuckDB's 1MB" in caplog.text
+    assert limit == "976.5 KiB"  # set again after the part (1MB as DuckDB shows it)
+    assert spill == str(target.with_name(f"{target.name}{engine.SPILL_SUFFIX}{os.getpid()}"))
+    assert whole.candidates == tight.candidates > 0
+    assert whole.decisions.equals(tight.decisions)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from custodes.link.prepare import first_key_rows, name_key_rows, prepare_people,
 from custodes.link.sql import query_frame, table_names
 
 Progress = Callable[[str], None]
+log = logging.getLogger("custodes.link")
 
 LINK_CHUNK = 250_000
 """Requests blocked and compared at a time: bounds DuckDB's join memory on big batches.
@@ -42,6 +45,16 @@ LEVELS_SQL = f"""
     LEFT JOIN tf_addr a ON a.addr_key = l.m_addr_key
 """
 """The comparison levels of every pair in the temporary table ``pairs``, with the term frequencies."""
+
+LINK_MEMORY_LIMIT = "4GB"
+"""DuckDB's own memory while it blocks and compares a part; beyond it, joins spill to disk
+(a part that runs out even so is compared again without the limit). Unset, DuckDB may take
+80% of the machine's memory. At 10M persons a part's joins are the verify's peak
+(docs/linkage.md, Scale)."""
+SPILL_SUFFIX = ".spill-"
+"""Beside the index, ``<index>.spill-<pid>`` holds what one process's joins spill (DuckDB
+removes it when the last connection closes): one directory per process, so that processes
+never share temporary files."""
 
 LEVEL_BATCH_ROWS = 262_144
 """Candidate pairs taken from DuckDB at a time while a part's levels stream into the scorer.
@@ -110,6 +123,18 @@ def request_rows(prepared: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[s
     }
 
 
+def _limit_memory(con: duckdb.DuckDBPyConnection, spill: Path) -> None:
+    """Cap DuckDB's memory at ``LINK_MEMORY_LIMIT``, spilling to ``spill`` beyond it.
+
+    Connections of one process to one index share a database instance and its settings: the
+    spill directory is set once, before anything can have spilled.
+    """
+    con.execute(f"SET memory_limit = '{LINK_MEMORY_LIMIT}'")
+    (current,) = con.execute("SELECT current_setting('temp_directory')").fetchall()[0]
+    if current != str(spill):
+        con.execute("SET temp_directory = ?", [str(spill)])
+
+
 @dataclass(frozen=True)
 class LinkResult:
     """Decisions for prepared requests, and what the model used."""
@@ -129,6 +154,7 @@ class DuckDBLinker:
             raise StoreError(f"no matching index at {index_path}: run `custodes master load FILE` first")
         self._con = duckdb.connect(str(index_path), read_only=True)
         try:
+            _limit_memory(self._con, index_path.with_name(f"{index_path.name}{SPILL_SUFFIX}{os.getpid()}"))
             self._con.execute("SELECT 1 FROM persons LIMIT 1").fetchall()
             tables = table_names(self._con)
             absent = [f"oversized_{rule.name}" for rule in RULES if f"oversized_{rule.name}" not in tables]
@@ -262,17 +288,35 @@ class DuckDBLinker:
         candidates = 0
         for start in parts or range(1):
             part = prepared.slice(start, LINK_CHUNK)
-            # the levels stream in and only what the decision reads is kept of them
-            suffixed = part.filter(pl.col("suffix").is_not_null()).get_column("rid")
-            scorer = CandidateScorer(params.m, params.u, suffixed=suffixed, columns=DECIDE_COLUMNS)
-            for levels in self.candidate_level_batches(part):
-                scorer.add(levels)
-                del levels
-            candidates += scorer.rows
-            scored = scorer.scored(taxpayers=params.taxpayers, prior=prior)
-            decided.append(decide_outcomes(scored, part.get_column("rid"), self._config))
-            del scored
+            try:
+                found, count = self._decide_part(part)
+            except duckdb.OutOfMemoryException:
+                # a part whose joins do not fit in the limit even spilling is compared again
+                # without it: the same SQL, so the same decisions
+                log.warning("%d requests exceeded DuckDB's %s: comparing them again without a limit",
+                            part.height, LINK_MEMORY_LIMIT)  # fmt: skip
+                self._con.execute("RESET memory_limit")
+                try:
+                    found, count = self._decide_part(part)
+                finally:
+                    self._con.execute(f"SET memory_limit = '{LINK_MEMORY_LIMIT}'")
+            decided.append(found)
+            candidates += count
         say("collecting the decisions")
         everyone = requests.select("rid")
         decisions = everyone.join(pl.concat(decided), on="rid", how="left", maintain_order="left")
         return LinkResult(decisions=decisions, candidates=candidates, m=params.m, u=params.u, prior=prior)
+
+    def _decide_part(self, part: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+        """The decisions on a part's requests, and how many candidates they had.
+
+        The levels stream in and only what the decision reads is kept of them.
+        """
+        params = self.parameters
+        suffixed = part.filter(pl.col("suffix").is_not_null()).get_column("rid")
+        scorer = CandidateScorer(params.m, params.u, suffixed=suffixed, columns=DECIDE_COLUMNS)
+        for levels in self.candidate_level_batches(part, LEVEL_BATCH_ROWS):
+            scorer.add(levels)
+            del levels
+        scored = scorer.scored(taxpayers=params.taxpayers, prior=self._config.prior_on_file)
+        return decide_outcomes(scored, part.get_column("rid"), self._config), scorer.rows

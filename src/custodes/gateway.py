@@ -644,10 +644,7 @@ class Gateway:
             ).with_columns(pl.col("rid").cast(requests.schema["rid"]))
         else:
             if prepared is not None:
-                rids = requests["rid"]
-                prepared = prepared.filter(pl.col("rid").is_in(rids.cast(pl.Int64).implode())).with_columns(
-                    pl.col("rid").cast(rids.dtype)
-                )
+                prepared = prepared.with_columns(pl.col("rid").cast(requests.schema["rid"]))
             linker = DuckDBLinker(self.settings.index_path, settings.linkage)
             try:
                 linked = linker.link(

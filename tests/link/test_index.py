@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 from pathlib import Path
 
@@ -162,31 +161,23 @@ def test_candidates_streamed_in_batches_are_decided_the_same(
     assert whole.decisions.filter(pl.col("rid").is_in([0, 1000]))["reason"].to_list() == ["no_candidate"] * 2
 
 
-def test_a_part_over_duckdbs_memory_limit_is_compared_again_without_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_requests_linked_from_a_larger_prepared_frame_are_decided_as_on_their_own(tmp_path: Path) -> None:
     from custodes.link.engines import duckdb as engine
     from tests.link.conftest import request_frame
 
     target = tmp_path / "master.duckdb"
     build_index(_master(), target, today=TODAY)
     rows = [(i, *row[1:9], row[0] if i % 2 else "") for i, row in enumerate(MASTER_ROWS)]
-    requests = request_frame([(r[0], *(str(v) for v in r[1:])) for r in rows])
+    everyone = request_frame([(r[0], *(str(v) for v in r[1:])) for r in rows])
+    # the budgets refused every third request after the subjects were prepared
+    requests = everyone.filter(pl.col("rid") % 3 != 0)
     linker = DuckDBLinker(target, LinkageConfig())
     try:
-        whole = linker.link(requests, today=TODAY)
+        alone = linker.link(requests, today=TODAY)
+        given = linker.link(requests, today=TODAY, prepared=engine.prepare_people(everyone, today=TODAY))
     finally:
         linker.close()
-    monkeypatch.setattr(engine, "LINK_MEMORY_LIMIT", "1MB")
-    linker = DuckDBLinker(target, LinkageConfig())
-    try:
-        tight = linker.link(requests, today=TODAY)
-        (limit,) = linker._con.execute("SELECT current_setting('memory_limit')").fetchall()[0]
-        (spill,) = linker._con.execute("SELECT current_setting('temp_directory')").fetchall()[0]
-    finally:
-        linker.close()
-    assert "exceeded DuckDB's 1MB" in caplog.text
-    assert limit == "976.5 KiB"  # set again after the part (1MB as DuckDB shows it)
-    assert spill == str(target.with_name(f"{target.name}{engine.SPILL_SUFFIX}{os.getpid()}"))
-    assert whole.candidates == tight.candidates > 0
-    assert whole.decisions.equals(tight.decisions)
+    assert given.decisions["rid"].to_list() == requests["rid"].to_list()
+    assert given.decisions.equals(alone.decisions)
+    assert given.candidates == alone.candidates > 0
+    assert alone.decisions.filter(pl.col("outcome") == "match").height >= 3

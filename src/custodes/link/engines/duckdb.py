@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-import os
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +23,6 @@ from custodes.link.prepare import first_key_rows, name_key_rows, prepare_people,
 from custodes.link.sql import query_frame, table_names
 
 Progress = Callable[[str], None]
-log = logging.getLogger("custodes.link")
 
 LINK_CHUNK = 250_000
 """Requests blocked and compared at a time: bounds DuckDB's join memory on big batches.
@@ -45,16 +42,6 @@ LEVELS_SQL = f"""
     LEFT JOIN tf_addr a ON a.addr_key = l.m_addr_key
 """
 """The comparison levels of every pair in the temporary table ``pairs``, with the term frequencies."""
-
-LINK_MEMORY_LIMIT = "4GB"
-"""DuckDB's own memory while it blocks and compares a part; beyond it, joins spill to disk
-(a part that runs out even so is compared again without the limit). Unset, DuckDB may take
-80% of the machine's memory. At 10M persons a part's joins are the verify's peak
-(docs/linkage.md, Scale)."""
-SPILL_SUFFIX = ".spill-"
-"""Beside the index, ``<index>.spill-<pid>`` holds what one process's joins spill (DuckDB
-removes it when the last connection closes): one directory per process, so that processes
-never share temporary files."""
 
 LEVEL_BATCH_ROWS = 262_144
 """Candidate pairs taken from DuckDB at a time while a part's levels stream into the scorer.
@@ -123,18 +110,6 @@ def request_rows(prepared: Sequence[Mapping[str, Any]]) -> dict[str, list[dict[s
     }
 
 
-def _limit_memory(con: duckdb.DuckDBPyConnection, spill: Path) -> None:
-    """Cap DuckDB's memory at ``LINK_MEMORY_LIMIT``, spilling to ``spill`` beyond it.
-
-    Connections of one process to one index share a database instance and its settings: the
-    spill directory is set once, before anything can have spilled.
-    """
-    con.execute(f"SET memory_limit = '{LINK_MEMORY_LIMIT}'")
-    (current,) = con.execute("SELECT current_setting('temp_directory')").fetchall()[0]
-    if current != str(spill):
-        con.execute("SET temp_directory = ?", [str(spill)])
-
-
 @dataclass(frozen=True)
 class LinkResult:
     """Decisions for prepared requests, and what the model used."""
@@ -154,7 +129,6 @@ class DuckDBLinker:
             raise StoreError(f"no matching index at {index_path}: run `custodes master load FILE` first")
         self._con = duckdb.connect(str(index_path), read_only=True)
         try:
-            _limit_memory(self._con, index_path.with_name(f"{index_path.name}{SPILL_SUFFIX}{os.getpid()}"))
             self._con.execute("SELECT 1 FROM persons LIMIT 1").fetchall()
             tables = table_names(self._con)
             absent = [f"oversized_{rule.name}" for rule in RULES if f"oversized_{rule.name}" not in tables]
@@ -266,16 +240,22 @@ class DuckDBLinker:
     ) -> LinkResult:
         """Decide every request in ``requests`` (an ``rid`` column plus person fields + tin).
 
-        ``prepared``: ``prepare_people`` of exactly these requests (by ``rid``, in their
-        order) with the same ``today``, when the caller has it already (the gateway
-        normalises a batch's subjects once, for the query budgets and the linkage).
+        ``prepared``: ``prepare_people`` of these requests (by ``rid``) with the same
+        ``today``, when the caller has it already (the gateway normalises a batch's subjects
+        once, for the query budgets and the linkage). It may hold rows of other requests too
+        (those the budgets refused since): each part is cut down to ``requests``' rows as it
+        is linked, so the whole is not copied.
         """
         say = progress or (lambda _msg: None)
+        wanted: pl.Series | None = None
         if prepared is None:
             say("normalising request subjects")
             prepared = prepare_people(requests, today=today)
         else:
             say("request subjects normalised already (with the query budgets)")
+            rids = requests.get_column("rid")
+            if prepared.height != rids.len() or not prepared.get_column("rid").equals(rids):
+                wanted = rids
         parts = range(0, prepared.height, LINK_CHUNK)
         # one message whatever the number of parts: the caller's bar counts stages
         say(f"finding candidates, comparing fields, scoring and deciding ({max(len(parts), 1)} part(s))")
@@ -288,18 +268,9 @@ class DuckDBLinker:
         candidates = 0
         for start in parts or range(1):
             part = prepared.slice(start, LINK_CHUNK)
-            try:
-                found, count = self._decide_part(part)
-            except duckdb.OutOfMemoryException:
-                # a part whose joins do not fit in the limit even spilling is compared again
-                # without it: the same SQL, so the same decisions
-                log.warning("%d requests exceeded DuckDB's %s: comparing them again without a limit",
-                            part.height, LINK_MEMORY_LIMIT)  # fmt: skip
-                self._con.execute("RESET memory_limit")
-                try:
-                    found, count = self._decide_part(part)
-                finally:
-                    self._con.execute(f"SET memory_limit = '{LINK_MEMORY_LIMIT}'")
+            if wanted is not None:
+                part = part.filter(pl.col("rid").is_in(wanted.implode()))
+            found, count = self._decide_part(part)
             decided.append(found)
             candidates += count
         say("collecting the decisions")

@@ -63,3 +63,30 @@ def test_what_cannot_be_translated_is_refused_when_compiled() -> None:
 def test_conditions_split_into_terms_and_their_aliases() -> None:
     assert split_conjuncts("r.house IS NULL AND m.house IS NULL") == ["r.house IS NULL", "m.house IS NULL"]
     assert aliases_of("r.a = m.b") == {"r", "m"}
+
+
+def test_similar_first_names_never_ask_hamming_of_unequal_lengths() -> None:
+    # DuckDB's AND does not guard evaluation, and hamming errs on strings of unequal
+    # length: the first-name rule must hold on every pair of lengths, on DuckDB and here
+    import duckdb
+
+    from custodes.link.comparisons import SIMILAR_NAMES
+
+    names = ["MIE", "MEI", "MEIX", "PAUL", "PAKL", "PAULA", "JO", "JON", "TOBY", "TOBT", "A", None]
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            f"SELECT r.first_tok, m.first_tok, {SIMILAR_NAMES} FROM (SELECT unnest(?) AS first_tok) r, "
+            "(SELECT unnest(?) AS first_tok) m",
+            [names, names],
+        ).fetchall()
+    finally:
+        con.close()
+    assert len(rows) == len(names) ** 2
+    compiled = compile_sql(SIMILAR_NAMES)
+    for left, right, similar in rows:
+        assert compiled({"first_tok": left}, {"first_tok": right}) == similar, (left, right)
+    by_pair = {(a, b): s for a, b, s in rows}
+    assert by_pair["MIE", "MEI"] is True  # two adjacent letters swapped
+    assert by_pair["PAKL", "PAUL"] is True
+    assert by_pair["JO", "TOBY"] is False

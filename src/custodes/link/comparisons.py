@@ -62,7 +62,9 @@ SIMILAR_NAMES = f"""(length(r.first_tok) > 1 AND length(m.first_tok) > 1
            OR (least(length(r.first_tok), length(m.first_tok)) >= 4
                AND damerau_levenshtein(r.first_tok, m.first_tok) = 1)
            OR (length(r.first_tok) = length(m.first_tok) AND length(r.first_tok) >= 3
-               AND hamming(r.first_tok, m.first_tok) = 2
+               -- AND does not guard evaluation: hamming errs on unequal lengths (DuckDB 1.x)
+               AND CASE WHEN length(r.first_tok) = length(m.first_tok)
+                        THEN hamming(r.first_tok, m.first_tok) END = 2
                AND damerau_levenshtein(r.first_tok, m.first_tok) = 1)))"""
 """Two first names one keystroke or a Jaro-Winkler misspelling apart (PAKL/PAUL, TOBT/TOBY),
 or two adjacent letters swapped (MIE/MEI)."""

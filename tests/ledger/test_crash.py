@@ -23,7 +23,7 @@ from custodes.store import connect
 
 from .conftest import batch_entry, decision
 
-KILLS = 24
+KILLS = 16
 BATCH = 5_000
 
 

@@ -205,7 +205,7 @@ def _with_request_suffix(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [{**r, "r_suffix": suffix[r["rid"]]} for r in rows]
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     rows=st.lists(CANDIDATE, max_size=40).map(_unique_pairs).map(_with_request_suffix),
     u=U,

@@ -264,7 +264,7 @@ def test_request_keys_hash_as_the_index_side_hashes_typed_columns(in_python: boo
         hasher.hashes([[1, 2, 3, 4]])
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     keys=st.lists(
         st.lists(

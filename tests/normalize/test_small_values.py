@@ -103,7 +103,7 @@ _WORDS = st.sampled_from(
 )  # fmt: skip
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(st.fixed_dictionaries({f: st.none() | _TEXT | _WORDS for f in FIELDS}), min_size=1, max_size=5)
 )
@@ -112,7 +112,7 @@ def test_random_text_prepares_the_same_whichever_path(rows: list[dict[str, str |
     event("value path" if _equal(frame) else "frame path")
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(
     st.from_regex(r"\A[0-9]{4}[-/][0-9]{2}[-/][0-9]{2}\Z|\A[0-9]{2}[-/][0-9]{2}[-/][0-9]{4}\Z|\A[0-9]{8}\Z")
 )
@@ -155,7 +155,7 @@ _DOBS = (
 )
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(
         st.fixed_dictionaries(

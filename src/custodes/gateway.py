@@ -629,8 +629,9 @@ class Gateway:
         matcher: OnlineMatcher | None = None,
         prepared: pl.DataFrame | None = None,
     ) -> pl.DataFrame:
-        # ``prepared`` (the legally eligible rows, prepared by ``decide_batch``) is given exactly
-        # when the online engine decides
+        # ``prepared``: the legally eligible rows, prepared by ``decide_batch`` for either engine
+        # (absent when the online engine's configuration is not the policy's: the batch engine
+        # then prepares them itself); the online engine decides when ``matcher`` is given too
         if matcher is not None and prepared is not None and frame.height <= SMALL_LINKED:
             return self._link_values(frame, subject_reasons, matcher, prepared)
         checked = frame.with_columns(subject_reasons.alias("_refusal"))

@@ -101,18 +101,35 @@ def test_an_index_built_before_a_blocking_rule_existed_is_a_clear_error(tmp_path
         DuckDBLinker(target, LinkageConfig())
 
 
+NOBODY = ("Zed", "", "Nobody", "", "1 Nowhere Rd", "X", "IL", "00001", "")
+"""A request's fields (after its number) that no one on file has."""
+
+
+def _indexed_linker(tmp_path: Path) -> DuckDBLinker:
+    target = tmp_path / "master.duckdb"
+    build_index(_master(), target, today=TODAY)
+    return DuckDBLinker(target, LinkageConfig())
+
+
+def _master_rows_as_requests() -> list[tuple[object, ...]]:
+    """Each master row asked for by its number, every other one with its TIN."""
+    return [(i, *row[1:9], row[0] if i % 2 else "") for i, row in enumerate(MASTER_ROWS)]
+
+
+def _requests(rows: list[tuple[object, ...]]) -> pl.DataFrame:
+    from tests.link.conftest import request_frame
+
+    return request_frame([(r[0], *(str(v) for v in r[1:])) for r in rows])
+
+
 def test_requests_linked_in_parts_are_decided_the_same(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from custodes.link.engines import duckdb as engine
-    from tests.link.conftest import request_frame
 
-    target = tmp_path / "master.duckdb"
-    build_index(_master(), target, today=TODAY)
-    rows = [(i, *row[1:9], row[0] if i % 2 else "") for i, row in enumerate(MASTER_ROWS)]
-    rows += [(100 + i, "Zed", "", "Nobody", "", "1 Nowhere Rd", "X", "IL", "00001", "") for i in range(3)]
-    requests = request_frame([(r[0], *(str(v) for v in r[1:])) for r in rows])
-    linker = DuckDBLinker(target, LinkageConfig())
+    rows = _master_rows_as_requests() + [(100 + i, *NOBODY) for i in range(3)]
+    requests = _requests(rows)
+    linker = _indexed_linker(tmp_path)
     try:
         whole = linker.link(requests, today=TODAY)
         monkeypatch.setattr(engine, "LINK_CHUNK", 4)
@@ -128,16 +145,11 @@ def test_candidates_streamed_in_batches_are_decided_the_same(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from custodes.link.engines import duckdb as engine
-    from tests.link.conftest import request_frame
 
-    target = tmp_path / "master.duckdb"
-    build_index(_master(), target, today=TODAY)
-    rows = [(i, *row[1:9], row[0] if i % 2 else "") for i, row in enumerate(MASTER_ROWS)]
     # requests without a candidate before, between and after the others
-    nobody = ("Zed", "", "Nobody", "", "1 Nowhere Rd", "X", "IL", "00001", "")
-    rows = [(0, *nobody), *((10 * i + 5, *row[1:]) for i, row in enumerate(rows)), (1000, *nobody)]
-    requests = request_frame([(r[0], *(str(v) for v in r[1:])) for r in rows])
-    linker = DuckDBLinker(target, LinkageConfig())
+    spread = [(10 * i + 5, *row[1:]) for i, row in enumerate(_master_rows_as_requests())]
+    requests = _requests([(0, *NOBODY), *spread, (1000, *NOBODY)])
+    linker = _indexed_linker(tmp_path)
     try:
         whole = linker.link(requests, today=TODAY)
         # batches of 2 pairs: a request's candidates cross batch ends
@@ -163,15 +175,11 @@ def test_candidates_streamed_in_batches_are_decided_the_same(
 
 def test_requests_linked_from_a_larger_prepared_frame_are_decided_as_on_their_own(tmp_path: Path) -> None:
     from custodes.link.engines import duckdb as engine
-    from tests.link.conftest import request_frame
 
-    target = tmp_path / "master.duckdb"
-    build_index(_master(), target, today=TODAY)
-    rows = [(i, *row[1:9], row[0] if i % 2 else "") for i, row in enumerate(MASTER_ROWS)]
-    everyone = request_frame([(r[0], *(str(v) for v in r[1:])) for r in rows])
+    everyone = _requests(_master_rows_as_requests())
     # the budgets refused every third request after the subjects were prepared
     requests = everyone.filter(pl.col("rid") % 3 != 0)
-    linker = DuckDBLinker(target, LinkageConfig())
+    linker = _indexed_linker(tmp_path)
     try:
         alone = linker.link(requests, today=TODAY)
         given = linker.link(requests, today=TODAY, prepared=engine.prepare_people(everyone, today=TODAY))

@@ -164,9 +164,7 @@ class DuckDBLinker:
         with self._candidate_pairs(prepared):
             return query_frame(self._con, LEVELS_SQL)
 
-    def candidate_level_batches(
-        self, prepared: pl.DataFrame, rows: int = LEVEL_BATCH_ROWS
-    ) -> Iterator[pl.DataFrame]:
+    def candidate_level_batches(self, prepared: pl.DataFrame, rows: int) -> Iterator[pl.DataFrame]:
         """``candidate_levels`` in batches of at most ``rows`` pairs, in no particular order.
 
         At least one batch (perhaps empty, with the levels' columns) comes. The connection

@@ -12,9 +12,17 @@ from custodes.errors import ConfigError
 from custodes.ledger.note import verifier_for
 from custodes.ledger.verify import ALG_COSIGNATURE_V1, ALG_ED25519
 
-COSIGNER = verifier_for("oversight.example/w1", Ed25519PrivateKey.generate(), ALG_COSIGNATURE_V1).vkey
-OTHER = verifier_for("court.example/witness", Ed25519PrivateKey.generate(), ALG_COSIGNATURE_V1).vkey
-LOG = verifier_for("custodes.example/log", Ed25519PrivateKey.generate(), ALG_ED25519).vkey
+# fixed seeds, not generated keys: the keys appear in parametrised test ids, which must be the same in
+# every process that collects them (pytest-xdist's workers compare their collections)
+COSIGNER = verifier_for(
+    "oversight.example/w1", Ed25519PrivateKey.from_private_bytes(bytes([1]) * 32), ALG_COSIGNATURE_V1
+).vkey
+OTHER = verifier_for(
+    "court.example/witness", Ed25519PrivateKey.from_private_bytes(bytes([2]) * 32), ALG_COSIGNATURE_V1
+).vkey
+LOG = verifier_for(
+    "custodes.example/log", Ed25519PrivateKey.from_private_bytes(bytes([3]) * 32), ALG_ED25519
+).vkey
 
 
 def _load(tmp_path: Path, toml: str, **env: str) -> Settings:

@@ -71,10 +71,14 @@ def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         shutil.chown(base, "postgres")
         shutil.chown(datadir, "postgres")
         shutil.chown(sockdir, "postgres")
-        # the postgres user must traverse pytest's directories: add search (x) bits only, so that a
-        # --basetemp under /tmp never strips /tmp's sticky and world-writable bits
-        for directory in (base, base.parent, base.parent.parent):
-            directory.chmod(directory.stat().st_mode | 0o011)
+        # the postgres user must traverse pytest's directories, up to the first that others may
+        # already search (/tmp, say): pytest-of-root/pytest-N/[popen-gwK/ with pytest-xdist]/pg0.
+        # Search (x) bits only are added, so /tmp's sticky and world-writable bits stay as they are.
+        for directory in (base, *base.parents):
+            mode = directory.stat().st_mode
+            if mode & 0o011 == 0o011:
+                break
+            directory.chmod(mode | 0o011)
     port = _free_port()
     init = subprocess.run(
         _as_pg_user(

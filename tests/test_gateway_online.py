@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import replace
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from custodes.ledger.reader import prove_request
 from custodes.ledger.store import checkpoints, entries
 from custodes.oversight.tables import budget_queries
 from custodes.store import connect
+from custodes.store.engine import writer_turn
 from custodes.store.schema import batches
 from tests.link.conftest import COLUMNS, MASTER_ROWS, filler_rows
 from tests.test_gateway import NOW, REQUEST_HEADER, REQUESTS, write_batch
@@ -353,3 +355,23 @@ def test_an_agency_registered_after_the_gateway_read_the_registry_is_known_at_on
     third = gateway.verify_subject(replace(manifest, batch_id="NEW-1c"), subjects()[1], now=NOW)
     assert third["outcome"] != "refused" or third["reason"] != "unknown_agency"
     assert reads == 2
+
+
+def test_an_online_group_is_recorded_in_the_store_writers_turn(gateway: Gateway, tmp_path: Path) -> None:
+    """The group's recording transaction waits for ``writer_turn`` (SQLite: the lock file
+    beside the store; PostgreSQL: no file, its own row lock), so another process's writer
+    holding the turn delays the answer instead of sending both into SQLite's busy sleeps."""
+    _, man = write_batch(tmp_path / "online", REQUESTS, batch_id="DHS-ONLINE-TURN")
+    sqlite = gateway.engine.url.get_backend_name() == "sqlite"
+    with writer_turn(gateway.engine):
+        pending = gateway.submit_subject(read_manifest(man), subjects()[0], now=NOW)
+        if sqlite:
+            with pytest.raises(FutureTimeout):
+                pending.result(timeout=0.5)
+        else:  # no file to lock: answered while the (no-op) turn is held
+            assert pending.result(timeout=30)["request_id"] == subjects()[0]["request_id"]
+    row = pending.result(timeout=30)
+    assert row["request_id"] == subjects()[0]["request_id"]
+    with gateway.engine.connect() as conn:
+        stored = conn.execute(select(func.count()).select_from(batches)).scalar_one()
+    assert stored == 1

@@ -60,7 +60,7 @@ from custodes.link.online import OnlineMatcher, has_online_tables
 from custodes.link.prepare import prepare_people
 from custodes.oversight.hooks import BatchOversight
 from custodes.store import connect, upgrade
-from custodes.store.engine import current_revision, head_revision
+from custodes.store.engine import current_revision, head_revision, writer_turn
 from custodes.store.records import (
     NewBatch,
     batch_exists,
@@ -350,11 +350,11 @@ class Gateway:
         # decided outside the lock, recorded under it: the log has one head, and the budgets
         # are confirmed against what other writers recorded meanwhile (BatchOversight.confirm)
         try:
-            with self._ledger_lock, self._engine.begin() as conn:
+            with self._ledger_lock, writer_turn(self._engine), self._engine.begin() as conn:
                 self._record_group(conn, groups, decided)
         except _BudgetsMoved:
             log.info("an agency's query history moved while a group was decided: recording it lock-first")
-            with self._ledger_lock, self._engine.begin() as conn:
+            with self._ledger_lock, writer_turn(self._engine), self._engine.begin() as conn:
                 self._record_group_locked(conn, groups, decided)
         for members, part in zip(parts.values(), decided, strict=True):
             for i, row in zip(members, part.response.iter_rows(named=True), strict=True):

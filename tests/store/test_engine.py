@@ -1,8 +1,14 @@
 from __future__ import annotations
 
-from sqlalchemy import inspect
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, inspect
 
 from custodes.store import connect, upgrade
+from custodes.store.engine import WRITER_LOCK_SUFFIX, writer_turn
 
 
 def _tables(url: str) -> set[str]:
@@ -59,3 +65,53 @@ def test_budget_keys_survive_the_rebuild_without_rowid_and_back(store_url: str) 
         upgrade(store_url)
     finally:
         engine.dispose()
+
+
+def _waits_for_turn(engine: Engine, entered: threading.Event, leave: threading.Event) -> None:
+    with writer_turn(engine):
+        entered.set()
+        leave.wait(10)
+
+
+def test_a_sqlite_writer_waits_for_the_one_holding_its_turn_and_goes_as_soon_as_it_lets_go(
+    tmp_path: Path,
+) -> None:
+    """``writer_turn`` is an exclusive lock on a file beside the store: a second writer (here a
+    thread; each call opens the file anew, so processes behave alike) enters only after the
+    first has left, and without SQLite's busy-handler sleeps."""
+    engine = connect(f"sqlite:///{tmp_path / 'custodes.sqlite'}")
+    try:
+        first_in, first_out = threading.Event(), threading.Event()
+        second_in, second_out = threading.Event(), threading.Event()
+        first = threading.Thread(target=_waits_for_turn, args=(engine, first_in, first_out))
+        first.start()
+        assert first_in.wait(10)
+        second = threading.Thread(target=_waits_for_turn, args=(engine, second_in, second_out))
+        second.start()
+        assert not second_in.wait(0.3), "the second writer entered while the first held the turn"
+        first_out.set()
+        first.join(10)
+        left = time.monotonic()
+        assert second_in.wait(10), "the second writer never got its turn"
+        assert time.monotonic() - left < 0.5
+        second_out.set()
+        second.join(10)
+        assert (tmp_path / f"custodes.sqlite{WRITER_LOCK_SUFFIX}").exists()
+        with writer_turn(engine):  # free again once both have left
+            pass
+    finally:
+        engine.dispose()
+
+
+def test_writer_turn_takes_no_file_for_postgresql_or_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for url in ("sqlite://", "sqlite:///:memory:", "postgresql+psycopg://nobody@127.0.0.1:1/none"):
+        engine = create_engine(url)
+        try:
+            with writer_turn(engine), writer_turn(engine):  # no lock: nested turns do not wait
+                pass
+        finally:
+            engine.dispose()
+    assert list(tmp_path.iterdir()) == []

@@ -5,13 +5,25 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import psutil
+import pytest
 
-from custodes.bench.service import BASIS, _Connection, _cpu_seconds, _load, _rss_mib
+from custodes.bench.service import (
+    BASIS,
+    READY_LINE,
+    _Connection,
+    _connections,
+    _cpu_seconds,
+    _load,
+    _rss_mib,
+    _wait_until_serving,
+)
 
 KEY = "cus_0123456789abcdef_secret"
 SUBJECTS = [{"first_name": "Ana", "last_name": "Ruiz"}, {"first_name": "Bo", "last_name": "Li"}]
@@ -121,3 +133,67 @@ def test_the_server_cpu_and_memory_count_every_worker_process() -> None:
             process.kill()
         parent.kill()
         parent.wait()
+
+
+def _sleeper() -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+
+def test_the_load_waits_for_every_server_process(tmp_path: Path) -> None:
+    """Load sent while one of two processes still starts would stay on the other for the run."""
+    log = tmp_path / "server.log"
+    log.write_text(f"INFO:     {READY_LINE}\n", encoding="utf-8")
+    server = _sleeper()
+    try:
+        with pytest.raises(RuntimeError, match=r"did not start its 2 process\(es\) within 1 s"):
+            _wait_until_serving(server, log, 2, lambda: True, timeout=1.0)
+        _wait_until_serving(server, log, 1, lambda: True, timeout=1.0)
+        with log.open("a", encoding="utf-8") as out:
+            out.write(f"INFO:     {READY_LINE}\n")
+        started = time.monotonic()
+        _wait_until_serving(server, log, 2, lambda: True, timeout=5.0)
+        assert time.monotonic() - started < 1.0
+        # started, but not answering yet: still waiting
+        with pytest.raises(RuntimeError, match="within 1 s"):
+            _wait_until_serving(server, log, 2, lambda: False, timeout=1.0)
+    finally:
+        server.kill()
+        server.wait()
+    with pytest.raises(RuntimeError, match=rf"exited with -9 while starting; see {log}"):
+        _wait_until_serving(server, log, 2, lambda: True, timeout=5.0)
+
+
+def test_the_connections_are_counted_per_server_process() -> None:
+    """The report says how the clients' connections fell on the processes (a worker, or the one)."""
+    child = (
+        "import socket, sys, time\n"
+        "s = socket.socket(); s.bind(('127.0.0.1', 0)); s.listen(8)\n"
+        "print(s.getsockname()[1], flush=True)\n"
+        "held = [s.accept()[0] for _ in range(3)]\n"
+        "time.sleep(60)\n"
+    )
+    for nested in (True, False):
+        code = (
+            f"import subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', {child!r}])\ntime.sleep(60)"
+            if nested
+            else child
+        )
+        server = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE)
+        try:
+            assert server.stdout is not None
+            port = int(server.stdout.readline())
+            clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+            deadline = time.monotonic() + 10
+            while _connections(server.pid, port) != [3] and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert _connections(server.pid, port) == [3]
+            assert _connections(server.pid, port + 1 if port < 65535 else port - 1) == []
+            for c in clients:
+                c.close()
+        finally:
+            for process in psutil.Process(server.pid).children(recursive=True):
+                process.kill()
+            server.kill()
+            server.wait()
+            if server.stdout is not None:
+                server.stdout.close()

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -121,12 +122,65 @@ def _rss_mib(pid: int) -> list[float]:
     return sizes
 
 
+READY_LINE = "Application startup complete."
+"""What uvicorn logs when one server process has run the app's startup (its online engine loaded)."""
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=1).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _wait_until_serving(
+    server: subprocess.Popen[bytes], server_log: Path, workers: int, answers: Callable[[], bool], *,
+    timeout: float = 180.0,
+) -> None:  # fmt: skip
+    """Wait until each of the ``workers`` server processes has started and the server answers.
+
+    The clients' keep-alive connections stay with the process that accepted them. Load sent
+    as soon as the first of two processes answers lands on that process alone, for the whole
+    run, while the other is still loading its online engine (seen on 2026-12-07: all 50
+    connections on one of two processes).
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            code = server.returncode
+            raise RuntimeError(f"custodes serve exited with {code} while starting; see {server_log}")
+        started = server_log.read_text(encoding="utf-8", errors="replace").count(READY_LINE)
+        if started >= workers and answers():
+            return
+        time.sleep(0.2)
+    raise RuntimeError(
+        f"custodes serve did not start its {workers} process(es) within {timeout:.0f} s; see {server_log}"
+    )
+
+
+def _connections(pid: int, port: int) -> list[int]:
+    """Established connections to ``port`` held by each server process: each process under
+    ``pid`` that listens on ``port`` (uvicorn's workers; not its supervisor, whose workers
+    accept, nor multiprocessing's helper)."""
+    tree = _tree(pid)
+    counts = []
+    for process in tree[1:] or tree:
+        try:
+            held = [c for c in process.net_connections(kind="tcp") if c.laddr.port == port]
+        except psutil.NoSuchProcess:
+            continue
+        if any(c.status == psutil.CONN_LISTEN for c in held):
+            counts.append(sum(1 for c in held if c.status == psutil.CONN_ESTABLISHED))
+    return counts
+
+
 @dataclass
 class _Run:
     latencies: list[float] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
     server_cpu: float = 0.0
     server_rss_mib: list[float] = field(default_factory=list)
+    connections: list[int] = field(default_factory=list)
     client_cpu: float = 0.0
     elapsed: float = 0.0
 
@@ -197,11 +251,12 @@ async def _load(  # noqa: PLR0917 - the run's parameters
     """
     run = _Run()
     address = base.removeprefix("http://")
-    host, _, port = address.rpartition(":")
+    host, _, port_text = address.rpartition(":")
+    port = int(port_text)
     headers = {"Authorization": f"Bearer {key}"}
     pool: asyncio.Queue[_Connection] = asyncio.Queue()
     for _ in range(clients):
-        pool.put_nowait(_Connection(host, int(port), headers))
+        pool.put_nowait(_Connection(host, port, headers))
     started = time.perf_counter()
     measure_from = started + warmup
     stop_at = measure_from + seconds
@@ -254,6 +309,7 @@ async def _load(  # noqa: PLR0917 - the run's parameters
             tasks.add(task)
             task.add_done_callback(tasks.discard)
         await asyncio.gather(*tasks)
+    run.connections = _connections(server_pid, port)
     while not pool.empty():
         pool.get_nowait().close()
     run.elapsed = time.perf_counter() - marks["at"]
@@ -308,15 +364,7 @@ def run_service_bench(  # noqa: PLR0917 - the positional signature the CLI calls
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{base}/openapi.json", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            raise RuntimeError("custodes serve did not start within 60 s")
+        _wait_until_serving(server, server_log, workers, lambda: _answers(f"{base}/openapi.json"))
         run = asyncio.run(_load(base, key, subjects, clients, seconds, warmup, rate, server.pid))
         if server.poll() is not None:
             code = server.returncode
@@ -356,6 +404,7 @@ def run_service_bench(  # noqa: PLR0917 - the positional signature the CLI calls
         },
         "server_cpu_ms_per_request": round(1000 * run.server_cpu / answered, 2) if answered else None,
         "server_rss_mib": run.server_rss_mib,
+        "connections_per_server_process": run.connections,
         "client_cpu_ms_per_request": round(1000 * run.client_cpu / answered, 2) if answered else None,
         "target": {"p99_ms": P99_TARGET_MS, "rate": RATE_TARGET},
         "target_met": bool(rate is not None and rate >= RATE_TARGET and answered and p99 <= P99_TARGET_MS

@@ -80,3 +80,10 @@ def test_rows_of_the_wrong_width_are_refused() -> None:
     with pytest.raises(ValueError, match="2 values for a schema of 3 columns"):
         frame_of_rows([(1, "x")], {"a": pl.Int64, "b": pl.String, "c": pl.String})
     assert frame_of_rows([], {"a": pl.Int64}).schema == pl.Schema({"a": pl.Int64})
+
+
+def test_a_dict_lacking_a_column_gives_null_there_and_other_keys_are_left_out() -> None:
+    got = frame_of_dicts([{"a": 1, "z": 5}, {"b": "x"}], {"a": pl.Int64, "b": pl.String})
+    assert got.schema == pl.Schema({"a": pl.Int64, "b": pl.String})
+    assert got.to_dicts() == [{"a": 1, "b": None}, {"a": None, "b": "x"}]
+    assert frame_of_dicts([], {"a": pl.Int64}).schema == pl.Schema({"a": pl.Int64})

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from custodes.frames import column_rows, frame_of, frame_of_dicts, frame_of_rows, with_series
+from custodes.frames import ROWS_AT_MOST, column_rows, frame_of, frame_of_dicts, frame_of_rows, with_series
 
 FRAME = pl.DataFrame(
     {
@@ -87,3 +87,12 @@ def test_a_dict_lacking_a_column_gives_null_there_and_other_keys_are_left_out() 
     assert got.schema == pl.Schema({"a": pl.Int64, "b": pl.String})
     assert got.to_dicts() == [{"a": 1, "b": None}, {"a": None, "b": "x"}]
     assert frame_of_dicts([], {"a": pl.Int64}).schema == pl.Schema({"a": pl.Int64})
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(_ROW, min_size=ROWS_AT_MOST - 1, max_size=3 * ROWS_AT_MOST))
+def test_frames_of_columns_equal_polars_own_on_either_side_of_the_row_path(
+    rows: list[dict[str, object]],
+) -> None:
+    columns = {c: [r[c] for r in rows] for c in SCHEMA}
+    assert_frame_equal(frame_of(columns, SCHEMA), pl.DataFrame(columns, schema=SCHEMA))

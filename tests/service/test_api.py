@@ -9,7 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import event, func, select, update
 
+from custodes.errors import AuthenticationError
 from custodes.ledger.keys import load_keys
+from custodes.service import keys as keys_module
 from custodes.service.records import StandingBasis
 from custodes.store.schema import api_keys, batches, standing_bases
 from tests.service.conftest import DHS, DOJ, STAFF, World, batch_csv, manifest_bytes, submit
@@ -418,6 +420,31 @@ def test_missing_malformed_unknown_expired_and_revoked_keys_get_401(world: World
         )
     expired = world.client.get("/v1/batches", headers=world.auth("doj"))
     assert (expired.status_code, "expired" in expired.json()["detail"]) == (401, True)
+
+
+def test_a_key_verified_before_skips_the_hash_and_is_still_revoked_at_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service authenticates a known key on its event loop (Desk.authenticate_remembered):
+    no slow hash, but the key's row is read every time."""
+    key = world.keys["doj"]
+    assert world.desk.authenticate_remembered(key) is None  # not verified in this process yet
+    caller = world.desk.authenticate(key)
+
+    class NoHash:
+        def verify(self, *_: object) -> None:
+            raise AssertionError("the slow hash ran for a key verified before")
+
+    monkeypatch.setattr(keys_module, "_HASHER", NoHash())
+    assert world.desk.authenticate_remembered(key) == caller
+    assert world.client.get("/v1/batches", headers=world.auth("doj")).status_code == 200
+    other = key[:-1] + ("B" if key[-1] == "A" else "A")
+    for presented in (other, None, "", "nope"):
+        assert world.desk.authenticate_remembered(presented) is None
+    world.desk.revoke_key(key.split("_")[1])
+    with pytest.raises(AuthenticationError, match="revoked"):
+        world.desk.authenticate_remembered(key)
+    assert world.client.get("/v1/batches", headers=world.auth("doj")).status_code == 401
 
 
 # -- the HTTP authorisation matrix on a processed batch ------------------------------------------

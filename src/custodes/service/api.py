@@ -260,14 +260,20 @@ NOTFOUND = (404, example("not-found", "no batch with id '0b9f1c8e-6a53-4f0e-9a55
 INVALID = (422, example("invalid-request", "body.subject.tin: String should match pattern", errors=[]))
 
 
-def _caller(
+async def _caller(
     request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None
 ) -> Caller:
     scheme, _, key = (authorization or "").partition(" ")
     if authorization and scheme.lower() != "bearer":
         raise AuthenticationError("use `Authorization: Bearer <key>`")
     desk: Desk = request.app.state.desk
-    return desk.authenticate(key.strip() or None)
+    presented = key.strip() or None
+    # a key verified before costs one read of its row, done here on the event loop: a trip
+    # to a worker thread and back costs more under load than the read
+    caller = desk.authenticate_remembered(presented)
+    if caller is not None:
+        return caller
+    return await run_in_threadpool(desk.authenticate, presented)
 
 
 Who = Annotated[Caller, Depends(_caller)]

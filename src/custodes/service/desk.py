@@ -163,6 +163,20 @@ class Desk:
             raise AuthenticationError("the API key is not valid")
         return self._holder(stored, now)
 
+    def authenticate_remembered(self, presented: str | None, now: datetime | None = None) -> Caller | None:
+        """``authenticate`` for a key this process has verified before, or None when it has not
+        (or the key is absent, malformed or unknown): then ``authenticate`` must decide, and
+        may take the slow hash. Never hashes, so the service calls it on its event loop; the
+        key's row is still read from the store, so a revocation or expiry holds at once."""
+        key_id = key_id_of(presented) if presented else None
+        if key_id is None:
+            return None
+        with self.engine.connect() as conn:
+            stored = records.find_key(conn, key_id)
+        if stored is None or not self._verifier.remembered(key_id, stored.secret_hash, presented or ""):
+            return None
+        return self._holder(stored, now or _now())
+
     def caller_of_key(self, key_id: str, now: datetime | None = None) -> Caller:
         """The caller of a key authenticated before (a UI session's), if it is still in force."""
         with self.engine.connect() as conn:

@@ -49,6 +49,14 @@ class KeyVerifier:
         self._gates: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
+    def remembered(self, key_id: str, stored_hash: str, presented: str) -> bool:
+        """Whether ``presented`` was verified before against ``stored_hash`` (no slow hash: a
+        False only means that ``matches`` must decide)."""
+        digest = hashlib.sha256(stored_hash.encode() + b"\x00" + presented.encode()).digest()
+        with self._lock:
+            known = self._verified.get(key_id)
+        return known is not None and hmac.compare_digest(known, digest)
+
     def matches(self, key_id: str, stored_hash: str, presented: str) -> bool:
         """Whether ``presented`` is the key whose hash is ``stored_hash``.
 

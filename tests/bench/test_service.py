@@ -21,9 +21,14 @@ from custodes.bench.service import (
     _connections,
     _cpu_seconds,
     _load,
+    _require_fresh_store,
     _rss_mib,
     _wait_until_serving,
 )
+from custodes.config import Settings
+from custodes.errors import ConfigError
+from custodes.gateway import Gateway
+from custodes.service.desk import Desk
 
 KEY = "cus_0123456789abcdef_secret"
 SUBJECTS = [{"first_name": "Ana", "last_name": "Ruiz"}, {"first_name": "Bo", "last_name": "Li"}]
@@ -197,3 +202,20 @@ def test_the_connections_are_counted_per_server_process() -> None:
             server.wait()
             if server.stdout is not None:
                 server.stdout.close()
+
+
+def test_a_store_an_earlier_run_filled_is_refused_with_what_to_do(tmp_path: Path) -> None:
+    """On PostgreSQL the store outlives a run: a second run would reuse its agency and budgets."""
+    gateway = Gateway(Settings(home=tmp_path / "home"))
+    try:
+        gateway.init()
+        _require_fresh_store(gateway)  # empty: fine
+        Desk(gateway).add_agency("Department of Homeland Security")
+        with pytest.raises(ConfigError) as caught:
+            _require_fresh_store(gateway)
+        text = str(caught.value)
+        assert "already holds 1 agency" in text
+        assert "column 'CUSTODES_DATABASE_URL'" in text
+        assert "what to do: point CUSTODES_DATABASE_URL at a new, empty database" in text
+    finally:
+        gateway.close()

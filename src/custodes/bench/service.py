@@ -27,12 +27,15 @@ from pathlib import Path
 import httpx
 import polars as pl
 import psutil
+from sqlalchemy import func, select
 
 from custodes.config import load_settings
 from custodes.contract.columns import REQUEST_COLUMNS
+from custodes.errors import ConfigError
 from custodes.gateway import Gateway
 from custodes.service.desk import Desk
 from custodes.service.records import StandingBasis
+from custodes.store.schema import agencies
 from custodes.synth import generate
 
 AGENCY = "Department of Homeland Security"
@@ -63,6 +66,7 @@ def _prepare(
     gateway = Gateway(settings)
     try:
         gateway.init()
+        _require_fresh_store(gateway)
         gateway.load_master(data / "master.parquet")
         desk = Desk(gateway)
         desk.add_agency(AGENCY)
@@ -91,6 +95,20 @@ def _prepare(
         {c: row.get(c) for c in SUBJECT_COLUMNS if c in frame.columns} for row in frame.iter_rows(named=True)
     ]
     return env, key, subjects
+
+
+def _require_fresh_store(gateway: Gateway) -> None:
+    """Refuse a store an earlier run filled: its agency, basis and query budgets would be reused."""
+    with gateway.engine.connect() as conn:
+        held = conn.execute(select(func.count()).select_from(agencies)).scalar_one()
+    if held:
+        raise ConfigError(
+            f"the store already holds {held} agenc{'y' if held == 1 else 'ies'} (an earlier run's?); the "
+            "bench registers its own, and an earlier run's query budgets would refuse its subjects",
+            column="CUSTODES_DATABASE_URL",
+            hint="point CUSTODES_DATABASE_URL at a new, empty database for each run "
+            "(without it, each run gets its own SQLite store)",
+        )
 
 
 def _tree(pid: int) -> list[psutil.Process]:

@@ -195,7 +195,9 @@ def _split(lazy: pl.LazyFrame, rows: int, chunk_rows: int, parts: Path) -> list[
     if count == 1:
         return [lazy.collect]
     key = (pl.col("tin").hash(seed=0) % count).alias(PART)
-    lazy.sink_parquet(pl.PartitionBy(parts, key=key, include_key=False), mkdir=True)
+    # scratch, read back once: lz4 rather than polars' default zstd (1M master, 3.3M rows:
+    # split and read back 2.8 against 3.2 s, 5.4 against 6.3 CPU-s, 133 against 91 MiB)
+    lazy.sink_parquet(pl.PartitionBy(parts, key=key, include_key=False), mkdir=True, compression="lz4")
     found = sorted(p for p in parts.iterdir() if p.is_dir())
     return [functools.partial(pl.read_parquet, p) for p in found]
 

@@ -215,7 +215,8 @@ def test_a_store_an_earlier_run_filled_is_refused_with_what_to_do(tmp_path: Path
             _require_fresh_store(gateway)
         text = str(caught.value)
         assert "already holds 1 agency" in text
-        assert "column 'CUSTODES_DATABASE_URL'" in text
+        assert f"the store at sqlite:///{tmp_path / 'home'}/" in text
+        assert "(CUSTODES_DATABASE_URL)" in text
         assert "what to do: point CUSTODES_DATABASE_URL at a new, empty database" in text
     finally:
         gateway.close()

@@ -102,10 +102,11 @@ def _require_fresh_store(gateway: Gateway) -> None:
     with gateway.engine.connect() as conn:
         held = conn.execute(select(func.count()).select_from(agencies)).scalar_one()
     if held:
+        store = gateway.engine.url.render_as_string(hide_password=True)
         raise ConfigError(
-            f"the store already holds {held} agenc{'y' if held == 1 else 'ies'} (an earlier run's?); the "
-            "bench registers its own, and an earlier run's query budgets would refuse its subjects",
-            column="CUSTODES_DATABASE_URL",
+            f"the store at {store} (CUSTODES_DATABASE_URL) already holds {held} "
+            f"agenc{'y' if held == 1 else 'ies'} (an earlier run's?); the bench registers its own, "
+            "and an earlier run's query budgets would refuse its subjects",
             hint="point CUSTODES_DATABASE_URL at a new, empty database for each run "
             "(without it, each run gets its own SQLite store)",
         )

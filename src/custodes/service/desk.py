@@ -157,8 +157,7 @@ class Desk:
         key_id = key_id_of(presented)
         if key_id is None:
             raise AuthenticationError("the API key is malformed: keys look like cus_<16 hex>_<43 characters>")
-        with self.engine.connect() as conn:
-            stored = records.find_key(conn, key_id)
+        stored = self._stored_key(key_id)
         if stored is None or not self._verifier.matches(key_id, stored.secret_hash, presented):
             raise AuthenticationError("the API key is not valid")
         return self._holder(stored, now)
@@ -171,16 +170,18 @@ class Desk:
         key_id = key_id_of(presented) if presented else None
         if key_id is None:
             return None
-        with self.engine.connect() as conn:
-            stored = records.find_key(conn, key_id)
+        stored = self._stored_key(key_id)
         if stored is None or not self._verifier.remembered(key_id, stored.secret_hash, presented or ""):
             return None
         return self._holder(stored, now or _now())
 
+    def _stored_key(self, key_id: str) -> records.StoredKey | None:
+        with self.engine.connect() as conn:
+            return records.find_key(conn, key_id)
+
     def caller_of_key(self, key_id: str, now: datetime | None = None) -> Caller:
         """The caller of a key authenticated before (a UI session's), if it is still in force."""
-        with self.engine.connect() as conn:
-            stored = records.find_key(conn, key_id)
+        stored = self._stored_key(key_id)
         if stored is None:
             raise AuthenticationError("the API key is not valid")
         return self._holder(stored, now or _now())

@@ -49,13 +49,19 @@ class KeyVerifier:
         self._gates: dict[str, threading.Lock] = {}
         self._lock = threading.Lock()
 
-    def remembered(self, key_id: str, stored_hash: str, presented: str) -> bool:
-        """Whether ``presented`` was verified before against ``stored_hash`` (no slow hash: a
-        False only means that ``matches`` must decide)."""
-        digest = hashlib.sha256(stored_hash.encode() + b"\x00" + presented.encode()).digest()
+    @staticmethod
+    def _digest(stored_hash: str, presented: str) -> bytes:
+        return hashlib.sha256(stored_hash.encode() + b"\x00" + presented.encode()).digest()
+
+    def _known(self, key_id: str, digest: bytes) -> bool:
         with self._lock:
             known = self._verified.get(key_id)
         return known is not None and hmac.compare_digest(known, digest)
+
+    def remembered(self, key_id: str, stored_hash: str, presented: str) -> bool:
+        """Whether ``presented`` was verified before against ``stored_hash`` (no slow hash: a
+        False only means that ``matches`` must decide)."""
+        return self._known(key_id, self._digest(stored_hash, presented))
 
     def matches(self, key_id: str, stored_hash: str, presented: str) -> bool:
         """Whether ``presented`` is the key whose hash is ``stored_hash``.
@@ -63,16 +69,13 @@ class KeyVerifier:
         The slow hash is checked once per key and process: concurrent first requests with one
         key wait for a single check instead of each running their own.
         """
-        digest = hashlib.sha256(stored_hash.encode() + b"\x00" + presented.encode()).digest()
-        with self._lock:
-            known = self._verified.get(key_id)
-            gate = self._gates.setdefault(key_id, threading.Lock())
-        if known is not None and hmac.compare_digest(known, digest):
+        digest = self._digest(stored_hash, presented)
+        if self._known(key_id, digest):
             return True
+        with self._lock:
+            gate = self._gates.setdefault(key_id, threading.Lock())
         with gate:
-            with self._lock:
-                known = self._verified.get(key_id)
-            if known is not None and hmac.compare_digest(known, digest):
+            if self._known(key_id, digest):
                 return True
             try:
                 _HASHER.verify(stored_hash, presented)

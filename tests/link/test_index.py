@@ -11,7 +11,7 @@ import pytest
 
 from custodes.config import LinkageConfig
 from custodes.errors import StoreError
-from custodes.link import DuckDBLinker, build_index
+from custodes.link import DuckDBLinker, build_index, index
 from custodes.link.index import TAXPAYER_TABLES
 from tests.link.conftest import COLUMNS, MASTER_ROWS, TODAY, filler_rows
 
@@ -46,7 +46,11 @@ def _tables(path: Path) -> dict[str, pl.DataFrame]:
         con.close()
 
 
-def test_chunks_split_by_taxpayer_give_the_same_index(tmp_path: Path) -> None:
+@pytest.mark.parametrize("in_memory_rows", [0, 10_000], ids=["scratch-parts", "in-memory"])
+def test_chunks_split_by_taxpayer_give_the_same_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, in_memory_rows: int
+) -> None:
+    monkeypatch.setattr(index, "IN_MEMORY_ROWS", in_memory_rows)
     master = _master()
     whole = build_index(master, tmp_path / "one" / "master.duckdb", today=TODAY)
     split = build_index(master.lazy(), tmp_path / "many" / "master.duckdb", today=TODAY, chunk_rows=400)
@@ -54,10 +58,36 @@ def test_chunks_split_by_taxpayer_give_the_same_index(tmp_path: Path) -> None:
     assert whole.rows == master.height
     parts = list((tmp_path / "many" / "master.duckdb.d").glob("*/persons/*.parquet"))
     assert len(parts) == 4  # ceil(1514 rows / 400)
+    scratch = tmp_path / "many" / "master.duckdb.d"
+    assert not [p for p in scratch.iterdir() if p.name.startswith(".work")], "the scratch parts are removed"
     one, many = _tables(whole.path), _tables(split.path)
     assert set(one) == set(many) >= {*TAXPAYER_TABLES, "tf_first", "u_probabilities", "oversized_tin"}
     for name, frame in one.items():
         assert frame.equals(many[name]), name
+
+
+def _persons(path: Path) -> pl.DataFrame:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.sql("SELECT pid, tin, first_tok, addr_key FROM online_persons ORDER BY pid").pl()
+    finally:
+        con.close()
+
+
+def test_chunks_normalised_on_threads_number_taxpayers_as_one_thread_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    built = {}
+    for threads in (1, 2, 3):
+        monkeypatch.setattr(index, "PART_THREADS", threads)
+        target = tmp_path / str(threads) / "master.duckdb"
+        summary = build_index(_master().lazy(), target, today=TODAY, chunk_rows=300)
+        built[threads] = (summary.rows, summary.taxpayers, summary.addresses, _persons(target))
+    one = built[1]
+    assert one[3]["pid"].to_list() == list(range(one[1]))
+    for threads in (2, 3):
+        assert built[threads][:3] == one[:3]
+        assert built[threads][3].equals(one[3]), threads
 
 
 def test_the_latest_tax_year_is_the_address_of_record(tmp_path: Path) -> None:
@@ -189,3 +219,23 @@ def test_requests_linked_from_a_larger_prepared_frame_are_decided_as_on_their_ow
     assert given.decisions.equals(alone.decisions)
     assert given.candidates == alone.candidates > 0
     assert alone.decisions.filter(pl.col("outcome") == "match").height >= 3
+
+
+def test_a_chunk_that_fails_fails_the_load_and_leaves_no_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = index._chunk_tables
+    calls: list[int] = []
+
+    def failing(master: pl.DataFrame, *, today: object, first_pid: int) -> dict[str, pl.DataFrame]:
+        calls.append(first_pid)
+        if len(calls) == 3:
+            raise OSError("disk full (simulated)")
+        return real(master, today=TODAY, first_pid=first_pid)
+
+    monkeypatch.setattr(index, "_chunk_tables", failing)
+    target = tmp_path / "master.duckdb"
+    with pytest.raises(OSError, match="simulated"):
+        build_index(_master().lazy(), target, today=TODAY, chunk_rows=300)
+    assert not target.exists()
+    assert list((tmp_path / "master.duckdb.d").iterdir()) == []

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 import polars as pl
 import pytest
 from hypothesis import given, settings
@@ -11,6 +14,7 @@ from polars.testing import assert_frame_equal
 from custodes import disclose
 from custodes.disclose import (
     ADDRESS_OF_RECORD,
+    ENCODE_MIN_ROWS,
     VERIFY_ONLY,
     response_digests,
     response_frame,
@@ -119,3 +123,30 @@ def test_the_value_path_leaves_frames_it_cannot_read_to_the_frame_operations() -
     assert big.height > disclose.SMALL_ROWS
     assert_frame_equal(response_frame(big, VERIFY_ONLY), response_of_frame(big, VERIFY_ONLY))
     assert response_frame(DECISIONS, VERIFY_ONLY).rows() == response_of_frame(DECISIONS, VERIFY_ONLY).rows()
+
+
+def _python_digests(response: pl.DataFrame) -> list[str]:
+    """The definition: SHA-256 of each row's canonical JSON, row by row."""
+    return [
+        hashlib.sha256(
+            json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        ).hexdigest()
+        for row in response.to_dicts()
+    ]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.none() | st.text(), st.none() | st.text(), st.none() | st.text(max_size=3)),
+        min_size=ENCODE_MIN_ROWS,
+        max_size=ENCODE_MIN_ROWS + 40,
+    )
+)
+def test_a_long_response_is_digested_as_row_by_row_json_would_be(rows: list[tuple[str | None, ...]]) -> None:
+    # any text: quotes, backslashes, control characters, non-ASCII, astral characters
+    response = pl.DataFrame(
+        rows, schema={"request_id": pl.String, "reason": pl.String, "outcome": pl.String}, orient="row"
+    )
+    assert response_digests(response).to_list() == _python_digests(response)
+    assert response_digests(response.head(3)).to_list() == _python_digests(response.head(3))

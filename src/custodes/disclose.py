@@ -101,15 +101,25 @@ def _verify_only_values(decisions: pl.DataFrame) -> pl.DataFrame | None:
 
 
 def response_digests(response: pl.DataFrame) -> pl.Series:
-    """SHA-256 of each response row's canonical JSON: the record of what was disclosed."""
-    rows = response.to_dicts()
+    """SHA-256 of each response row's canonical JSON: the record of what was disclosed.
+
+    The canonical JSON is ``json.dumps(row, sort_keys=True, separators=(",", ":"),
+    ensure_ascii=False)``. A frame of text columns of ``ENCODE_MIN_ROWS`` rows or more is
+    encoded by polars instead (a 100,000-row response: about 0.6 s less), which writes the same
+    text for strings and nulls; ``tests/test_disclose.py`` holds the two equal on any text.
+    """
+    names = sorted(response.columns)
+    if response.height >= ENCODE_MIN_ROWS and all(response.schema[n] == pl.String for n in names):
+        texts = response.select(pl.struct(names).struct.json_encode()).to_series().to_list()
+    else:
+        texts = [
+            json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            for row in response.to_dicts()
+        ]
     return pl.Series(
-        "response_sha256",
-        [
-            hashlib.sha256(
-                json.dumps(row, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-            ).hexdigest()
-            for row in rows
-        ],
-        dtype=pl.Utf8,
+        "response_sha256", [hashlib.sha256(text.encode()).hexdigest() for text in texts], dtype=pl.Utf8
     )
+
+
+ENCODE_MIN_ROWS = 64
+"""Responses shorter than this (an online group's) are encoded row by row in Python."""

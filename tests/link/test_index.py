@@ -171,6 +171,28 @@ def test_requests_linked_in_parts_are_decided_the_same(
     assert whole.decisions.filter(pl.col("outcome") == "match").height >= 5
 
 
+@pytest.mark.parametrize(
+    ("rows", "most", "sizes"),
+    [
+        (0, 4, []),
+        (1, 4, [1]),
+        (4, 4, [4]),
+        (5, 4, [3, 2]),
+        (9, 4, [3, 3, 3]),
+        (1_280_000, 250_000, [213_334] * 5 + [213_330]),
+        (1_000_000, 250_000, [250_000] * 4),
+    ],
+)
+def test_parts_are_as_few_and_as_even_as_they_can_be(rows: int, most: int, sizes: list[int]) -> None:
+    from custodes.link.engines.duckdb import part_starts
+
+    starts = part_starts(rows, most)
+    got = [min(start + starts.step, rows) - start for start in starts]
+    assert got == sizes
+    assert sum(got) == rows
+    assert all(size <= most for size in got)
+
+
 def test_candidates_streamed_in_batches_are_decided_the_same(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

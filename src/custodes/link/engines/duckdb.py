@@ -25,8 +25,9 @@ from custodes.link.sql import query_frame, table_names
 Progress = Callable[[str], None]
 
 LINK_CHUNK = 250_000
-"""Requests blocked and compared at a time: bounds DuckDB's join memory on big batches.
-Each request's candidates depend on that request alone, so the chunking changes nothing."""
+"""Most requests blocked and compared at a time: bounds DuckDB's join memory on big batches.
+The parts are made even (``part_starts``). Each request's candidates depend on that request
+alone, so the chunking changes nothing."""
 
 HOUSEHOLD_LIMIT = 30
 """Co-residents of a candidate are added as rivals, for addresses with at most this many."""
@@ -48,6 +49,16 @@ LEVEL_BATCH_ROWS = 262_144
 Streamed, a part's levels are never whole in memory: at 10M persons a part of 250k requests
 has some 8 million candidates, about 1.5 GB of levels as a polars frame and 2-3 times that
 on its way from DuckDB."""
+
+
+def part_starts(rows: int, most: int) -> range:
+    """Where each part of ``rows`` requests starts, in parts of at most ``most`` rows and as
+    even as they can be (the step is the part size): 1.28M requests in parts of at most 250k
+    are six parts of 213,334 rather than five of 250k and one of 30k. A part's memory grows
+    with its size, and the number of parts (each has a fixed cost) is the least there can be.
+    """
+    count = max(1, -(-rows // max(most, 1)))
+    return range(0, rows, max(1, -(-rows // count)))
 
 
 def request_tables(prepared: pl.DataFrame) -> dict[str, pl.DataFrame]:
@@ -254,7 +265,8 @@ class DuckDBLinker:
             rids = requests.get_column("rid")
             if prepared.height != rids.len() or not prepared.get_column("rid").equals(rids):
                 wanted = rids
-        parts = range(0, prepared.height, LINK_CHUNK)
+        parts = part_starts(prepared.height, LINK_CHUNK)
+        size = parts.step
         # one message whatever the number of parts: the caller's bar counts stages
         say(f"finding candidates, comparing fields, scoring and deciding ({max(len(parts), 1)} part(s))")
         params = self.parameters
@@ -265,7 +277,7 @@ class DuckDBLinker:
         decided: list[pl.DataFrame] = []
         candidates = 0
         for start in parts or range(1):
-            part = prepared.slice(start, LINK_CHUNK)
+            part = prepared.slice(start, size)
             if wanted is not None:
                 part = part.filter(pl.col("rid").is_in(wanted.implode()))
             found, count = self._decide_part(part)

@@ -30,6 +30,7 @@ from custodes.contract import (
     check_record_count,
     read_manifest,
     read_master,
+    read_master_whole,
     read_requests,
     subject_problem,
     subjects_frame,
@@ -55,7 +56,7 @@ from custodes.legal import check_batch
 from custodes.legal.batch import agency_key
 from custodes.legal.subjects import check_subjects
 from custodes.link import DuckDBLinker, IndexSummary, build_index
-from custodes.link.index import LoadProgress
+from custodes.link.index import IN_MEMORY_ROWS, LoadProgress
 from custodes.link.online import OnlineMatcher, has_online_tables
 from custodes.link.prepare import prepare_people
 from custodes.oversight.hooks import BatchOversight
@@ -193,10 +194,13 @@ class Gateway:
     def load_master(self, path: Path, *, progress: LoadProgress | None = None) -> IndexSummary:
         """Build the matching index from a master file, replacing the previous index atomically."""
         self._require_store()
+        rows = master_rows_hint(path)
+        # a master the load splits in memory anyway is read once, its rows checked in memory
+        small = rows is not None and rows <= IN_MEMORY_ROWS
         summary = build_index(
-            read_master(path),
+            read_master_whole(path) if small else read_master(path),
             self.settings.index_path,
-            rows_hint=master_rows_hint(path),
+            rows_hint=rows,
             progress=progress,
             max_block_size=self.settings.linkage.max_block_size,
         )

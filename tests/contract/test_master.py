@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from custodes.contract import MASTER_COLUMNS, master, read_master
+from custodes.contract import MASTER_COLUMNS, master, read_master, read_master_whole
 from custodes.errors import MasterFileError
 
 HEADER = "tin,first_name,middle_name,last_name,dob,street,city,state,zip,tax_year\n"
@@ -21,10 +21,14 @@ def write(tmp_path: Path, data: str | bytes, name: str = "master.csv") -> Path:
 
 
 def error_for(path: Path) -> MasterFileError:
+    """The error reading ``path`` gives, the same from ``read_master`` and ``read_master_whole``."""
     with pytest.raises(MasterFileError) as caught:
         read_master(path).collect()
     assert str(path) in caught.value.render()
     assert caught.value.hint
+    with pytest.raises(MasterFileError) as whole:
+        read_master_whole(path)
+    assert whole.value.render() == caught.value.render()
     return caught.value
 
 
@@ -37,6 +41,19 @@ def test_a_csv_master_is_read_lazily_with_string_tins_and_integer_years(tmp_path
     assert frame.get_column("tin").to_list() == ["012345678", "012345678"]  # blank line skipped
     assert frame.get_column("tax_year").to_list() == [2024, 2023]
     assert frame.get_column("middle_name").to_list() == [None, None]
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_a_master_read_whole_is_the_lazy_one_collected(tmp_path: Path, kind: str) -> None:
+    text = "\ufeff" + HEADER + ROW + "\n" + ROW.replace("2024", " 2023 ").replace("Ana", " Ana ")
+    path = write(tmp_path, text)
+    if kind == "parquet":
+        path = tmp_path / "master.parquet"
+        pl.read_csv(write(tmp_path, text), infer_schema=False).write_parquet(path)
+    whole = read_master_whole(path)
+    assert isinstance(whole, pl.DataFrame)
+    assert whole.equals(read_master(path).collect())
+    assert whole.height == 2
 
 
 def test_middle_name_may_be_left_out(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ from custodes.contract.manifest import (
     check_record_count,
     read_manifest,
 )
-from custodes.contract.master import read_master
+from custodes.contract.master import read_master, read_master_whole
 from custodes.contract.requests import read_requests, subject_frame, subject_problem, subjects_frame
 
 __all__ = [
@@ -45,6 +45,7 @@ __all__ = [
     "check_record_count",
     "read_manifest",
     "read_master",
+    "read_master_whole",
     "read_requests",
     "subject_frame",
     "subject_problem",

@@ -37,6 +37,33 @@ def read_master(path: Path) -> pl.LazyFrame:
 
     Raises ``MasterFileError`` naming the file, row and column of the first defect.
     """
+    lazy = _cleaned(path)
+    try:
+        _check_rows(lazy, str(path))
+    except pl.exceptions.ComputeError as exc:
+        raise _locate(path, exc) from exc
+    return _taxpayer_years(lazy)
+
+
+def read_master_whole(path: Path) -> pl.DataFrame:
+    """``read_master(path).collect()``, reading the file once instead of twice.
+
+    The rows are checked in memory, after the file is read, rather than by a pass of their
+    own over the file: for a master small enough to hold whole (the load holds masters of up
+    to ``custodes.link.index.IN_MEMORY_ROWS`` rows). The same errors as ``read_master``
+    (``tests/contract/test_master.py`` runs every error case through both).
+    """
+    lazy = _cleaned(path)
+    try:
+        frame = lazy.collect()
+    except pl.exceptions.ComputeError as exc:
+        raise _locate(path, exc) from exc
+    _check_rows(frame.lazy(), str(path))
+    return _taxpayer_years(frame.lazy()).collect()
+
+
+def _cleaned(path: Path) -> pl.LazyFrame:
+    """The file's contract columns, cleaned, every row (blank ones too); header and types checked."""
     file = str(path)
     if file_kind(path, MasterFileError) == "csv":
         header, has_rows = read_header_line(path, MasterFileError)
@@ -47,11 +74,10 @@ def read_master(path: Path) -> pl.LazyFrame:
     else:
         raw = _scan_parquet(path)
     present = raw.collect_schema().names()
-    lazy = raw.select(*(clean(c) if c in present else pl.lit(None, pl.Utf8).alias(c) for c in MASTER_COLUMNS))
-    try:
-        _check_rows(lazy, file)
-    except pl.exceptions.ComputeError as exc:
-        raise _locate(path, exc) from exc
+    return raw.select(*(clean(c) if c in present else pl.lit(None, pl.Utf8).alias(c) for c in MASTER_COLUMNS))
+
+
+def _taxpayer_years(lazy: pl.LazyFrame) -> pl.LazyFrame:
     return lazy.filter(~_BLANK_ROW).with_columns(pl.col("tax_year").cast(pl.Int64))
 
 

@@ -6,6 +6,9 @@ and ``tax_year`` finds the first row that cannot be a taxpayer-year: a blank ``t
 too, as a blank ``tax_year``. A row with too many fields, or bytes that are not UTF-8,
 are located by a second, slower pass that runs only when the first one fails.
 
+``read_master_whole`` reads a master small enough to hold in memory once and checks its
+rows on the frame, with the same errors.
+
 Row numbers count records after the header, blank lines included (a blank line is skipped,
 never an error). ``tin`` stays a string so that leading zeros survive; Parquet columns must
 be strings already (``dob`` may be a date, ``tax_year`` an integer).

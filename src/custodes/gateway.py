@@ -295,7 +295,8 @@ class Gateway:
 
         The subject is linked by the online engine (``custodes.link.online``, the batch's
         decisions from in-memory lookup tables) when the index has its tables, else by the
-        batch engine.
+        batch engine, which reads the same tables and so refuses such an index with a clear
+        error (an index without them was built by an older custodes).
 
         ``basis`` holds the legal elements (a standing basis as a manifest; its ``batch_id``
         names this verification), ``subject`` the request columns. Returns the response row,

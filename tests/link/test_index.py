@@ -121,13 +121,34 @@ def test_an_index_whose_files_are_gone_is_a_clear_error(tmp_path: Path) -> None:
         DuckDBLinker(target, LinkageConfig())
 
 
-def test_an_index_built_before_a_blocking_rule_existed_is_a_clear_error(tmp_path: Path) -> None:
+def test_an_index_built_for_other_blocking_rules_is_a_clear_error(tmp_path: Path) -> None:
     target = tmp_path / "master.duckdb"
     build_index(_master(), target, today=TODAY)
     con = duckdb.connect(str(target))
-    con.execute("DROP TABLE oversized_swapped_dob")
+    con.execute("UPDATE online_meta SET rules = rules - 1")
     con.close()
-    with pytest.raises(StoreError, match=r"before the blocking rule\(s\) swapped_dob existed.*master load"):
+    with pytest.raises(StoreError, match=r"blocking rules.*master load"):
+        DuckDBLinker(target, LinkageConfig())
+
+
+def test_an_index_hashed_by_another_duckdb_is_refused_by_the_batch_engine(tmp_path: Path) -> None:
+    # the batch looks its candidates up by key hash: another hash function would find none
+    target = tmp_path / "master.duckdb"
+    build_index(_master(), target, today=TODAY)
+    con = duckdb.connect(str(target))
+    con.execute("UPDATE online_meta SET canary = canary + 1")
+    con.close()
+    with pytest.raises(StoreError, match="hash function differs"):
+        DuckDBLinker(target, LinkageConfig())
+
+
+def test_an_index_without_online_tables_is_refused_by_the_batch_engine(tmp_path: Path) -> None:
+    target = tmp_path / "master.duckdb"
+    build_index(_master(), target, today=TODAY)
+    con = duckdb.connect(str(target))
+    con.execute("DROP TABLE online_meta")
+    con.close()
+    with pytest.raises(StoreError, match=r"no online tables.*master load"):
         DuckDBLinker(target, LinkageConfig())
 
 

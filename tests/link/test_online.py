@@ -26,16 +26,11 @@ from custodes.config import LinkageConfig
 from custodes.contract import read_master, read_requests
 from custodes.errors import StoreError
 from custodes.link import DuckDBLinker, LinkResult, build_index
+from custodes.link.blocking import RULES, candidate_pairs_sql
 from custodes.link.decide import _decide_frame, decide_rows, score_candidates
 from custodes.link.engines.duckdb import request_rows, request_tables
-from custodes.link.online import (
-    CANARY_KEY,
-    KeyHasher,
-    OnlineMatcher,
-    canary_hash,
-    key_hash_sql,
-    python_key_hash,
-)
+from custodes.link.keys import CANARY_KEY, canary_hash, key_hash_sql, keyed_hits_sql
+from custodes.link.online import KeyHasher, OnlineMatcher, python_key_hash
 from custodes.link.prepare import prepare_people
 from custodes.synth import generate
 from tests.link.conftest import REQUEST_COLUMNS, TODAY, request_frame
@@ -93,6 +88,36 @@ def test_the_synthetic_batch_covers_every_hard_category(synth: Synth) -> None:
     hard = {"twin", "jr_sr", "namesake", "household", "typo", "moved", "nickname", "hispanic_surname"}
     assert hard <= categories
     assert {"missing_dob", "po_box", "itin", "accent", "not_in_master", "out_of_master"} <= categories
+
+
+@pytest.mark.parametrize("max_block_size", [1000, 4])
+def test_the_keyed_lookup_finds_the_pairs_the_rules_joins_find(
+    synth: Synth, tmp_path: Path, max_block_size: int
+) -> None:
+    # both paths look candidates up by key hash in online_keys; the rules' own joins on
+    # the index tables (candidate_pairs_sql) are the definition they must agree with,
+    # oversized keys (many at a block size of 4) left out alike
+    index = synth.index
+    if max_block_size != 1000:
+        index = tmp_path / "master.duckdb"
+        master = read_master(synth.index.parent / "data" / "master.parquet").collect()
+        build_index(master, index, today=TODAY, max_block_size=max_block_size)
+    prepared = prepare_people(synth.requests, today=TODAY)
+    con = duckdb.connect(str(index), read_only=True)
+    try:
+        for name, frame in request_tables(prepared).items():
+            con.register(name, frame.to_arrow())
+        joined = set(con.execute(candidate_pairs_sql()).fetchall())
+        keyed = set(con.execute(keyed_hits_sql()).fetchall())
+        oversized = [
+            con.execute(f"SELECT count(*) FROM oversized_{rule.name}").fetchall()[0][0] for rule in RULES
+        ]
+    finally:
+        con.close()
+    assert len(joined) > 2 * synth.requests.height
+    if max_block_size == 4:
+        assert sum(n > 0 for n in oversized) >= 5
+    assert keyed == joined
 
 
 def test_online_candidates_and_levels_equal_the_batch_sql(synth: Synth, matcher: OnlineMatcher) -> None:

@@ -87,17 +87,18 @@ def oversized_keys_sql(rule: BlockingRule, max_block_size: int) -> str:
 
 
 def rule_pairs_sql(rule: BlockingRule) -> str:
-    """(rid, tin) pairs of one rule, requests with an oversized key left out first."""
+    """(rid, pid) pairs of one rule, requests with an oversized key left out first."""
     on = " AND ".join(f"r.{k} = m.{k}" for k in rule.keys)
     on_big = " AND ".join(f"r.{k} = o.{k}" for k in rule.keys)
     where = f"WHERE {rule.where}" if rule.where else ""
     return f"""
-        SELECT r.rid, m.tin
+        SELECT r.rid, m.pid
         FROM (SELECT * FROM {rule.request_table} r ANTI JOIN oversized_{rule.name} o ON {on_big}) r
         JOIN {rule.index_table} m ON {on}
         {where}"""
 
 
 def candidate_pairs_sql() -> str:
-    """All distinct (rid, tin) pairs over every rule."""
+    """All distinct (rid, pid) pairs over every rule: the rules' definition as joins on the
+    index tables. The linker looks the same pairs up by key hash (``custodes.link.keys``)."""
     return "\nUNION\n".join(rule_pairs_sql(rule) for rule in RULES)

@@ -156,6 +156,8 @@ def build_index(
         try:
             con.execute(f"SET memory_limit = '{DUCKDB_MEMORY_LIMIT}'")
             con.execute("SET temp_directory = ?", [str(work / "spill")])
+            # the caller's bar shows the stages; DuckDB's own would print into it (and into logs)
+            con.execute("SET enable_progress_bar = false")
             for name in TAXPAYER_TABLES:
                 con.execute(f"CREATE VIEW {name} AS SELECT * FROM {_parquet_source(build / name)}")
             _finish(con, taxpayers=taxpayers, rows=rows, seed=seed, max_block_size=max_block_size)
@@ -396,10 +398,10 @@ def _estimate_u(con: duckdb.DuckDBPyConnection, taxpayers: int, *, seed: int) ->
     try:
         con.execute(
             "CREATE TEMP TABLE u_pos AS "
-            "SELECT tin, (row_number() OVER (ORDER BY tin) - 1)::BIGINT AS pos FROM persons"
+            "SELECT tin, pid, (row_number() OVER (ORDER BY tin) - 1)::BIGINT AS pos FROM persons"
         )
         con.execute(
-            "CREATE TEMP TABLE u_pairs AS SELECT d.rid, p.tin FROM u_draws d JOIN u_pos p ON p.pos = d.j"
+            "CREATE TEMP TABLE u_pairs AS SELECT d.rid, p.pid FROM u_draws d JOIN u_pos p ON p.pos = d.j"
         )
         con.execute(
             "CREATE TEMP TABLE u_req AS SELECT q.pos AS rid, m.* FROM persons m "

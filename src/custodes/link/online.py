@@ -35,7 +35,6 @@ import struct
 import threading
 from collections.abc import Mapping, Sequence
 from datetime import UTC, date, datetime
-from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -50,15 +49,23 @@ from custodes.errors import StoreError
 from custodes.link.blocking import RULES
 from custodes.link.comparisons import NAME_COMPARISONS, address_level_sql
 from custodes.link.decide import SMALL_SCORED, decide_outcomes, decide_rows, score_candidates
-from custodes.link.engines.duckdb import HOUSEHOLD_LIMIT, PAIR_FILTER, request_rows
+from custodes.link.engines.duckdb import PAIR_FILTER, request_rows
 from custodes.link.features import PAIR_CONTEXT_COLUMNS
+from custodes.link.keys import (
+    CANARY_KEY,
+    HOUSEHOLD_LIMIT,
+    KEY_ARITY,
+    ONLINE_FORMAT,
+    canary_hash,
+    check_online_tables,
+    index_side,
+    key_hash_sql,
+    stored_rule,
+)
 from custodes.link.model import ModelParameters, load_parameters
 from custodes.link.prepare import COMPARABLE_COLUMNS, PERSON_FIELDS, prepare_people
-from custodes.link.pysql import aliases_of, columns_of, compile_sql, split_conjuncts
+from custodes.link.pysql import columns_of, compile_sql
 from custodes.link.sql import query_frame, table_names
-
-ONLINE_FORMAT = 3
-"""Version of the online tables' layout; a different version needs a new ``master load``."""
 
 ADDRESS_FIELDS = ("house", "street_std", "unit", "zip5", "city_std", "state_std", "is_current")
 """Columns of a taxpayer's addresses that the address comparison reads."""
@@ -70,20 +77,6 @@ _PERSON_COLUMNS: tuple[str, ...] = tuple(
 )
 
 U64 = npt.NDArray[np.uint64]
-
-
-KEY_ARITY = 3
-"""Every compound key is hashed as this many VARCHAR parts, the missing ones NULL."""
-CANARY_KEY = ("CUSTODES", "1980-01-02")
-"""A key hashed at master load and again when the matcher opens: a different DuckDB hash
-function (a new DuckDB release) would lose every candidate, so it is refused instead."""
-
-
-def key_hash_sql(keys: Sequence[str]) -> str:
-    """The index side's key hash: DuckDB's ``hash`` of the parts cast to VARCHAR, padded with NULL."""
-    parts = [f"CAST(m.{k} AS VARCHAR)" for k in keys]
-    parts += ["NULL::VARCHAR"] * (KEY_ARITY - len(parts))
-    return f"hash({', '.join(parts)})"
 
 
 _M = 0xD6E8FEB86659FD93
@@ -178,41 +171,6 @@ class KeyHasher:
         return [int(h) for (h,) in rows]
 
 
-def canary_hash(con: duckdb.DuckDBPyConnection) -> int:
-    """``CANARY_KEY`` hashed by the DuckDB of ``con`` as the index side hashes keys."""
-    parts = [f"'{v}'::VARCHAR" for v in CANARY_KEY] + ["NULL::VARCHAR"] * (KEY_ARITY - len(CANARY_KEY))
-    (value,) = con.execute(f"SELECT hash({', '.join(parts)})").fetchall()[0]
-    return int(value)
-
-
-def _index_side(where: str) -> tuple[str, list[str]]:
-    """Split a rule's ``where`` into the index-side SQL (alias m) and the request-side terms."""
-    if not where:
-        return "", []
-    index_terms, request_terms = [], []
-    for term in split_conjuncts(where):
-        used = aliases_of(term)
-        if used == {"m"}:
-            index_terms.append(term)
-        elif used == {"r"}:
-            request_terms.append(term)
-        else:
-            raise StoreError(f"blocking condition {term!r} relates request and index: not supported online")
-    return " AND ".join(index_terms), request_terms
-
-
-@cache
-def stored_rule(number: int) -> int:
-    """The rule whose online keys rule ``number`` reads: the first with the same index side.
-
-    Rules that differ only on the request side (``swapped_dob`` reads ``surname_dob``'s
-    keys) store their keys once.
-    """
-    rule = RULES[number]
-    side = (rule.index_table, rule.keys, _index_side(rule.where)[0])
-    return next(n for n, r in enumerate(RULES) if (r.index_table, r.keys, _index_side(r.where)[0]) == side)
-
-
 def write_online_tables(con: duckdb.DuckDBPyConnection) -> int:
     """Write the online tables into an index being built; returns how many keys were stored.
 
@@ -250,7 +208,7 @@ def write_online_tables(con: duckdb.DuckDBPyConnection) -> int:
     for number, rule in enumerate(RULES):
         if stored_rule(number) != number:
             continue
-        index_where, _ = _index_side(rule.where)
+        index_where, _ = index_side(rule.where)
         on_big = " AND ".join(f"m.{k} = x.{k}" for k in rule.keys)
         present = " AND ".join(
             [*(f"m.{k} IS NOT NULL" for k in rule.keys), *([index_where] if index_where else [])]
@@ -351,7 +309,7 @@ class OnlineMatcher:
             }
         )
         self._request_filters = {
-            number: [compile_sql(t, ("r",)) for t in _index_side(rule.where)[1]]
+            number: [compile_sql(t, ("r",)) for t in index_side(rule.where)[1]]
             for number, rule in enumerate(RULES)
         }
 
@@ -362,26 +320,7 @@ class OnlineMatcher:
 
     @staticmethod
     def _check_format(con: duckdb.DuckDBPyConnection, path: Path, hasher: KeyHasher) -> None:
-        if not _has_online_meta(con):
-            raise StoreError(
-                f"the matching index at {path} has no online tables (built by an older custodes): "
-                "run `custodes master load FILE` again"
-            )
-        ((fmt, rules, household_limit),) = con.execute(
-            "SELECT format, rules, household_limit FROM online_meta"
-        ).fetchall()
-        if (fmt, rules, household_limit) != (ONLINE_FORMAT, len(RULES), HOUSEHOLD_LIMIT):
-            raise StoreError(
-                f"the online tables in {path} were built for format {fmt}, {rules} blocking rules and "
-                f"households of up to {household_limit}; this custodes has format {ONLINE_FORMAT}, "
-                f"{len(RULES)} rules and {HOUSEHOLD_LIMIT}: run `custodes master load FILE` again"
-            )
-        ((canary,),) = con.execute("SELECT canary FROM online_meta").fetchall()
-        if int(canary) != hasher.hashes([CANARY_KEY])[0]:
-            raise StoreError(
-                f"the online tables in {path} were hashed by a DuckDB whose hash function differs "
-                f"from this one's (DuckDB {duckdb.__version__}): run `custodes master load FILE` again"
-            )
+        check_online_tables(con, path, hasher.hashes([CANARY_KEY])[0])
 
     def _load_keys(self, con: duckdb.DuckDBPyConnection) -> None:
         keys = query_frame(con, "SELECT rule, h, pid FROM online_keys ORDER BY rule, h, pid")

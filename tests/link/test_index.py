@@ -173,6 +173,19 @@ def _requests(rows: list[tuple[object, ...]]) -> pl.DataFrame:
     return request_frame([(r[0], *(str(v) for v in r[1:])) for r in rows])
 
 
+def test_the_linker_caps_duckdbs_memory_and_removes_its_spill_directory(tmp_path: Path) -> None:
+    linker = _indexed_linker(tmp_path)
+    ((limit, spill),) = linker._con.execute(
+        "SELECT current_setting('memory_limit'), current_setting('temp_directory')"
+    ).fetchall()
+    assert limit == "2.7 GiB"  # 3 GB, as DuckDB shows it
+    assert Path(spill).is_dir()
+    assert Path(spill).name.startswith("custodes-link-")
+    linker.close()
+    assert not Path(spill).exists()
+    linker.close()  # a second close is harmless
+
+
 def test_requests_linked_in_parts_are_decided_the_same(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

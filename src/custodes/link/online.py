@@ -6,9 +6,10 @@ path's definitions and changes only how they are executed:
 
 - **Blocking.** ``write_online_tables`` (run by ``custodes master load``, inside the index
   file) stores, for every rule of ``custodes.link.blocking.RULES``, a table of
-  (rule, 64-bit hash of the compound key, person) sorted by hash, built from the same index
-  tables the batch joins, without the oversized keys the batch leaves out. ``OnlineMatcher``
-  loads it into numpy arrays once per process; a request's candidates are binary searches
+  (rule, 64-bit hash of the compound key, person) sorted by hash, built from the index
+  tables the rules are defined on, without the oversized keys (``custodes.link.keys``). The
+  batch joins its requests' key hashes with that table in DuckDB; ``OnlineMatcher`` loads
+  it into numpy arrays once per process, and a request's candidates are binary searches
   for its own keys, built by the batch path's ``request_tables``. A hash collision can only
   add a candidate, never lose one (probability about 2^-64 per key pair).
 - **Many at once.** ``decide`` takes any number of requests: the service groups requests

@@ -121,34 +121,27 @@ def test_an_index_whose_files_are_gone_is_a_clear_error(tmp_path: Path) -> None:
         DuckDBLinker(target, LinkageConfig())
 
 
-def test_an_index_built_for_other_blocking_rules_is_a_clear_error(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("change", "refusal"),
+    [
+        # built for another set of blocking rules
+        ("UPDATE online_meta SET rules = rules - 1", r"blocking rules.*master load"),
+        # hashed by another DuckDB: the batch looks candidates up by key hash and would find none
+        ("UPDATE online_meta SET canary = canary + 1", "hash function differs"),
+        # built before the online tables existed
+        ("DROP TABLE online_meta", r"no online tables.*master load"),
+    ],
+    ids=["other-rules", "other-hash", "no-online-tables"],
+)
+def test_an_index_the_batch_engine_cannot_use_is_a_clear_error(
+    tmp_path: Path, change: str, refusal: str
+) -> None:
     target = tmp_path / "master.duckdb"
     build_index(_master(), target, today=TODAY)
     con = duckdb.connect(str(target))
-    con.execute("UPDATE online_meta SET rules = rules - 1")
+    con.execute(change)
     con.close()
-    with pytest.raises(StoreError, match=r"blocking rules.*master load"):
-        DuckDBLinker(target, LinkageConfig())
-
-
-def test_an_index_hashed_by_another_duckdb_is_refused_by_the_batch_engine(tmp_path: Path) -> None:
-    # the batch looks its candidates up by key hash: another hash function would find none
-    target = tmp_path / "master.duckdb"
-    build_index(_master(), target, today=TODAY)
-    con = duckdb.connect(str(target))
-    con.execute("UPDATE online_meta SET canary = canary + 1")
-    con.close()
-    with pytest.raises(StoreError, match="hash function differs"):
-        DuckDBLinker(target, LinkageConfig())
-
-
-def test_an_index_without_online_tables_is_refused_by_the_batch_engine(tmp_path: Path) -> None:
-    target = tmp_path / "master.duckdb"
-    build_index(_master(), target, today=TODAY)
-    con = duckdb.connect(str(target))
-    con.execute("DROP TABLE online_meta")
-    con.close()
-    with pytest.raises(StoreError, match=r"no online tables.*master load"):
+    with pytest.raises(StoreError, match=refusal):
         DuckDBLinker(target, LinkageConfig())
 
 

@@ -108,13 +108,18 @@ def keyed_hits_sql() -> str:
         JOIN online_keys o ON o.rule = k.rule AND o.h = k.h"""
 
 
+def has_online_meta(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the open index holds the online tables (any format version)."""
+    return "online_meta" in table_names(con)
+
+
 def check_online_tables(con: duckdb.DuckDBPyConnection, path: Path, canary: int) -> None:
     """Refuse an index whose online tables are missing or were written for other rules.
 
     ``canary`` is ``CANARY_KEY`` hashed as the reader will hash request keys; it must equal
     the hash stored at master load, or every lookup would miss.
     """
-    if "online_meta" not in table_names(con):
+    if not has_online_meta(con):
         raise StoreError(
             f"the matching index at {path} has no online tables (built by an older custodes): "
             "run `custodes master load FILE` again"

@@ -59,6 +59,7 @@ from custodes.link.keys import (
     ONLINE_FORMAT,
     canary_hash,
     check_online_tables,
+    has_online_meta,
     index_side,
     key_hash_sql,
     stored_rule,
@@ -66,7 +67,7 @@ from custodes.link.keys import (
 from custodes.link.model import ModelParameters, load_parameters
 from custodes.link.prepare import COMPARABLE_COLUMNS, PERSON_FIELDS, prepare_people
 from custodes.link.pysql import columns_of, compile_sql
-from custodes.link.sql import query_frame, table_names
+from custodes.link.sql import query_frame
 
 ADDRESS_FIELDS = ("house", "street_std", "unit", "zip5", "city_std", "state_std", "is_current")
 """Columns of a taxpayer's addresses that the address comparison reads."""
@@ -234,15 +235,11 @@ def write_online_tables(con: duckdb.DuckDBPyConnection) -> int:
     return int(stored)
 
 
-def _has_online_meta(con: duckdb.DuckDBPyConnection) -> bool:
-    return "online_meta" in table_names(con)
-
-
 def has_online_tables(index_path: Path) -> bool:
     """Whether the matching index at ``index_path`` holds the online tables (any format version)."""
     con = duckdb.connect(str(index_path), read_only=True)
     try:
-        return _has_online_meta(con)
+        return has_online_meta(con)
     finally:
         con.close()
 

@@ -131,6 +131,19 @@ def test_server_processes_must_be_a_whole_number_of_at_least_one(tmp_path: Path,
     assert "at least 1" in info.value.hint
 
 
+def test_the_decider_is_on_unless_the_file_says_false_and_its_socket_comes_only_from_serve(
+    tmp_path: Path,
+) -> None:
+    assert _load(tmp_path, "").service.decider is True
+    assert _load(tmp_path, "[service]\ndecider = false\n").service.decider is False
+    with pytest.raises(ConfigError, match=r"\[service\] decider = 'yes' is not true or false"):
+        _load(tmp_path, '[service]\ndecider = "yes"\n')
+    with pytest.raises(ConfigError, match="unknown keys \\['decider_socket'\\] in \\[service\\]"):
+        _load(tmp_path, '[service]\ndecider_socket = "/tmp/x.sock"\n')
+    assert _load(tmp_path, "").service.decider_socket is None
+    assert _load(tmp_path, "", CUSTODES_DECIDER_SOCKET="/run/d.sock").service.decider_socket == "/run/d.sock"
+
+
 def test_server_processes_come_from_the_toml_file(tmp_path: Path) -> None:
     assert _load(tmp_path, "[service]\nworkers = 2\n").service.workers == 2
     assert _load(tmp_path, "").service.workers == 1

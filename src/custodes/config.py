@@ -128,6 +128,13 @@ class ServiceConfig:
     """Most online verifications decided together and committed in one transaction (group commit)."""
     workers: int = 1
     """Server processes ``custodes serve`` runs (uvicorn workers) on one port; see docs/service.md."""
+    decider: bool = True
+    """``custodes serve`` decides online verifications in one process of its own, which every
+    server process sends its subjects to (``custodes.service.decider``); false: each server
+    process decides its own. See docs/service.md, "One decider"."""
+    decider_socket: str | None = None
+    """Set by ``custodes serve`` for its server processes (``CUSTODES_DECIDER_SOCKET``): the
+    decider's socket. Not a TOML key."""
 
 
 def _default_bases() -> dict[str, BasisRule]:
@@ -245,6 +252,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         settings = replace(settings, database_url=env["CUSTODES_DATABASE_URL"])
     if "CUSTODES_ACCOUNTING" in env:
         settings = replace(settings, accounting=env["CUSTODES_ACCOUNTING"] not in {"0", "false", "off"})
+    if env.get("CUSTODES_DECIDER_SOCKET"):
+        decider = replace(settings.service, decider_socket=env["CUSTODES_DECIDER_SOCKET"])
+        settings = replace(settings, service=decider)
     return _witness_env(settings, env)
 
 
@@ -274,7 +284,7 @@ def _apply_toml(settings: Settings, raw: Mapping[str, Any], path: str) -> Settin
             )
         out = replace(out, linkage=replace(out.linkage, **raw["linkage"]))
     if "service" in raw:
-        known = {f.name for f in fields(ServiceConfig)}
+        known = {f.name for f in fields(ServiceConfig)} - {"decider_socket"}
         unknown = set(raw["service"]) - known
         if unknown:
             raise ConfigError(
@@ -286,6 +296,12 @@ def _apply_toml(settings: Settings, raw: Mapping[str, Any], path: str) -> Settin
                 f"[service] workers = {workers!r} is not a number of server processes",
                 file=path,
                 hint="set a whole number of at least 1 (2 uses both cores of a 2-core machine)",
+            )
+        if not isinstance(raw["service"].get("decider", True), bool):
+            raise ConfigError(
+                f"[service] decider = {raw['service']['decider']!r} is not true or false",
+                file=path,
+                hint="write decider = true (one decider process) or decider = false",
             )
         out = replace(out, service=replace(out.service, **raw["service"]))
     if "budgets" in raw:

@@ -10,6 +10,18 @@ from __future__ import annotations
 class CustodesError(Exception):
     """Base class of every error custodes raises on purpose."""
 
+    def __reduce__(self) -> tuple[object, ...]:
+        # pickled whole, attributes included, whatever the subclass's __init__ takes: the
+        # service's decider process sends errors to the server processes (service/decider.py)
+        return (_rebuilt, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuilt(kind: type[CustodesError], args: tuple[object, ...], state: dict[str, object]) -> CustodesError:
+    error = kind.__new__(kind)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 class UserInputError(CustodesError):
     """Bad input from the person running custodes: a file, a flag, a manifest.

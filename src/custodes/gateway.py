@@ -16,7 +16,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
 import polars as pl
@@ -71,6 +71,9 @@ from custodes.store.records import (
     record_master_load,
     registered_agencies,
 )
+
+if TYPE_CHECKING:
+    from custodes.service.decider import DeciderClient
 
 Progress = Callable[[str], None]
 Screen = Callable[[pl.DataFrame, pl.Series, pl.DataFrame | None], pl.Series]
@@ -156,6 +159,7 @@ class Gateway:
         self._ledger_lock = threading.Lock()
         self._matcher: tuple[tuple[int, int], OnlineMatcher | None] | None = None
         self._online_runner: GroupRunner[OnlineRequest, dict[str, object]] | None = None
+        self._decider: DeciderClient | None = None
         self._agencies: tuple[str, ...] = ()
         """The registered agencies last read from the store (``_stored_agencies``)."""
 
@@ -324,6 +328,8 @@ class Gateway:
         once the subject's group is committed. The service awaits it on its event loop
         instead of holding a worker thread for each verification in flight."""
         request = OnlineRequest(basis, subject, now or datetime.now(UTC), recorded_as)
+        if self._decider is not None:
+            return self._decider.submit(request)
         with self._online_lock:
             if self._online_runner is None:
                 self._require_store()
@@ -332,6 +338,12 @@ class Gateway:
                 )
             runner = self._online_runner
         return runner.submit(request)
+
+    def use_decider(self, decider: DeciderClient | None) -> None:
+        """Send online subjects to a decider process (``custodes.service.decider``) instead of
+        deciding them here; None: decide them here again. The decider runs this same method,
+        ``submit_subject``, on its own Gateway: one code path, one matcher."""
+        self._decider = decider
 
     def verify_subjects(self, requests: Sequence[OnlineRequest]) -> list[dict[str, object] | BaseException]:
         """Decide, shape and account online subjects together: one response row or error each, in order.

@@ -7,6 +7,8 @@ processes share must live in the store: the log (one head), the budgets, UI sess
 from __future__ import annotations
 
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -40,13 +42,31 @@ def _free_port() -> int:
 
 
 class _Served:
-    def __init__(self, base: str, keys: dict[str, str], settings: Settings, pids: list[int]) -> None:
+    def __init__(
+        self, base: str, keys: dict[str, str], settings: Settings, pids: list[int], decider_log: Path | None
+    ) -> None:
         self.base, self.keys, self.settings, self.pids = base, keys, settings, pids
+        self.decider_log = decider_log
+        """The server's log when it runs a decider (which logs its process id there)."""
+
+    def decider_pid(self) -> int | None:
+        if self.decider_log is None:
+            return None
+        found = re.search(
+            r"deciding online verifications at \S+ \(process (\d+)\)", self.decider_log.read_text()
+        )
+        assert found, self.decider_log.read_text()
+        return int(found.group(1))
 
 
-@pytest.fixture
-def served(template_home: Path, tmp_path: Path, store_url: str) -> Iterator[_Served]:
+@pytest.fixture(params=[True, False], ids=["one-decider", "each-decides"])
+def served(
+    request: pytest.FixtureRequest, template_home: Path, tmp_path: Path, store_url: str
+) -> Iterator[_Served]:
+    decider: bool = request.param
     home = make_home(template_home, tmp_path / "home")
+    assert not (home / "custodes.toml").exists()
+    (home / "custodes.toml").write_text(f"[service]\ndecider = {'true' if decider else 'false'}\n")
     settings = Settings(home=home, database_url=store_url)
     upgrade(store_url)
     gateway = Gateway(settings)
@@ -85,9 +105,9 @@ def served(template_home: Path, tmp_path: Path, store_url: str) -> Iterator[_Ser
             except httpx.TransportError:
                 pass
             time.sleep(0.2)
-        # the supervisor's children: the multiprocessing helper and the workers
+        # the supervisor's children: the multiprocessing helper, the workers and the decider
         pids = [p.pid for p in psutil.Process(server.pid).children(recursive=True)]
-        yield _Served(base, keys, settings, pids)
+        yield _Served(base, keys, settings, pids, tmp_path / "server.log" if decider else None)
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -112,10 +132,16 @@ def test_two_server_processes_answer_on_one_port_and_keep_one_log_and_one_budget
     before = [sum(p.cpu_times()[:2]) for p in processes]
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(lambda n: _verify(served, n), range(12)))
-    used = sorted(sum(p.cpu_times()[:2]) - b for p, b in zip(processes, before, strict=True))
-    # both workers did verifications (an idle worker's batch poll costs a few ms at most)
-    assert len(used) >= WORKERS
-    assert all(seconds >= 0.05 for seconds in used[-WORKERS:]), used
+    used = {p.pid: sum(p.cpu_times()[:2]) - b for p, b in zip(processes, before, strict=True)}
+    decider = served.decider_pid()
+    if decider is None:
+        # both workers did verifications (an idle worker's batch poll costs a few ms at most)
+        assert len(used) >= WORKERS
+        assert all(seconds >= 0.05 for seconds in sorted(used.values())[-WORKERS:]), used
+    else:
+        # the decider did them, whichever worker each request reached
+        assert decider in used
+        assert used[decider] >= 0.05, used
     assert [a.status_code for a in answers] == [200] * 12, [a.text for a in answers if a.status_code != 200]
     reasons = sorted(str(a.json()["reason"]) for a in answers)
     # one subject asked twelve times at once, over both processes: the budget holds exactly
@@ -151,3 +177,54 @@ def test_a_reviewer_session_holds_across_both_processes(served: _Served) -> None
     ]
     assert [p.status_code for p in pages] == [200] * 20
     assert all("Dana Reyes" in p.text for p in pages)
+
+
+@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
+def test_the_decider_does_not_outlive_its_server(
+    template_home: Path, tmp_path: Path, how: signal.Signals
+) -> None:
+    """One server process (uvicorn in the main process, which raises SIGTERM again once it has
+    shut down) stopped, or the server killed outright: the decider goes too."""
+    home = make_home(template_home, tmp_path / "home")
+    store = f"sqlite:///{tmp_path / 'store.sqlite'}"
+    upgrade(store)
+    port = _free_port()
+    log_path = tmp_path / "server.log"
+    env = {**os.environ, "CUSTODES_HOME": str(home), "CUSTODES_DATABASE_URL": store}
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "custodes", "serve", "--port", str(port), "--workers", "1"],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        decider: psutil.Process | None = None
+        try:
+            deadline = time.monotonic() + 90
+            pattern = re.compile(r"deciding online verifications at \S+ \(process (\d+)\)")
+            while not (found := pattern.search(log_path.read_text())) or not _listening(port):
+                assert server.poll() is None, log_path.read_text()
+                assert time.monotonic() < deadline, "custodes serve did not start in 90 s"
+                time.sleep(0.2)
+            decider = psutil.Process(int(found.group(1)))
+            socket_dir = Path(re.split(r"\s", found.group(0))[4]).parent
+            assert socket_dir.is_dir()
+            server.send_signal(how)
+            server.wait(timeout=60)
+            _gone, alive = psutil.wait_procs([decider], timeout=60)
+            assert not alive, f"the decider (process {decider.pid}) outlived the server"
+            if how == signal.SIGTERM:
+                assert not socket_dir.exists(), "the decider's socket was left behind"
+        finally:
+            if server.poll() is None:
+                server.kill()
+                server.wait()
+            if decider is not None and decider.is_running():
+                decider.kill()
+
+
+def _listening(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/v1/log/checkpoint").status_code in (200, 404)
+    except httpx.TransportError:
+        return False

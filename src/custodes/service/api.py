@@ -42,6 +42,7 @@ from custodes.gateway import Gateway
 from custodes.ledger import consistency_between, prove_index, prove_request
 from custodes.ledger.publish import cosigned_note
 from custodes.service.authz import Caller
+from custodes.service.decider import DeciderClient
 from custodes.service.desk import Desk
 from custodes.service.problems import MEDIA_TYPE, example, problem, slug_for_status
 from custodes.service.ui import mount_ui
@@ -324,12 +325,19 @@ def create_app(settings: Settings | None = None, *, worker: bool = True) -> Fast
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        # load the online engine before the first verification instead of during it
-        matcher = await run_in_threadpool(gateway.online_matcher)
-        log.info(
-            "online engine %s",
-            "loaded" if matcher is not None else "absent: verifications use the batch engine",
-        )
+        decider = None
+        if settings.service.decider_socket:
+            # `custodes serve` runs one decider process; this process only sends it subjects
+            decider = DeciderClient(settings.service.decider_socket)
+            gateway.use_decider(decider)
+            log.info("online verifications go to the decider at %s", settings.service.decider_socket)
+        else:
+            # load the online engine before the first verification instead of during it
+            matcher = await run_in_threadpool(gateway.online_matcher)
+            log.info(
+                "online engine %s",
+                "loaded" if matcher is not None else "absent: verifications use the batch engine",
+            )
         if background is not None:
             background.start()
         try:
@@ -338,6 +346,9 @@ def create_app(settings: Settings | None = None, *, worker: bool = True) -> Fast
             if background is not None:
                 background.stop()
             gateway.close()
+            if decider is not None:
+                gateway.use_decider(None)
+                decider.close()
 
     app = FastAPI(
         title="custodes",

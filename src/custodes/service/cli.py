@@ -7,6 +7,8 @@ names the policy_admin who does it, and Cedar checks that person's role.
 
 from __future__ import annotations
 
+import os
+import signal
 from datetime import UTC, datetime, time
 from typing import TYPE_CHECKING, Annotated
 
@@ -78,18 +80,44 @@ def serve(
         int | None, typer.Option(min=1, help="Server processes on the port (default: [service] workers).")
     ] = None,
 ) -> None:
-    """Run the HTTP API, the reviewer UI and the background batch worker under uvicorn."""
+    """Run the HTTP API, the reviewer UI and the background batch worker under uvicorn.
+
+    With ``[service] decider`` (the default), online verifications are decided in one process
+    of their own that the server processes send their subjects to (docs/service.md).
+    """
     import uvicorn
 
     settings = load_settings()
-    uvicorn.run(
-        "custodes.service.api:app_from_environment",
-        factory=True,
-        host=host or settings.service.host,
-        port=port or settings.service.port,
-        workers=workers or settings.service.workers,
-        log_level="info",
-    )
+
+    def run() -> None:
+        uvicorn.run(
+            "custodes.service.api:app_from_environment",
+            factory=True,
+            host=host or settings.service.host,
+            port=port or settings.service.port,
+            workers=workers or settings.service.workers,
+            log_level="info",
+        )
+
+    if not settings.service.decider:
+        run()
+        return
+    from custodes.service.decider import started_decider
+
+    # uvicorn raises SIGTERM again once it has shut down; as SystemExit it unwinds through
+    # the `with` below, which stops the decider, instead of ending the process where it stands
+    signal.signal(signal.SIGTERM, _exit_on_signal)
+    with started_decider() as address:
+        # the server processes (and uvicorn's reloads of them) find the decider here
+        os.environ["CUSTODES_DECIDER_SOCKET"] = address
+        try:
+            run()
+        finally:
+            os.environ.pop("CUSTODES_DECIDER_SOCKET", None)
+
+
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 @agency_app.command("add")

@@ -13,6 +13,7 @@ import asyncio
 import json
 import os
 import platform
+import re
 import socket
 import statistics
 import subprocess
@@ -130,6 +131,11 @@ def _cpu_seconds(pid: int) -> float:
     return total
 
 
+def _own_cpu_seconds(pid: int) -> float:
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
 def _rss_mib(pid: int) -> list[float]:
     """Resident memory of a process and of each live descendant, in MiB (the supervisor first)."""
     sizes = []
@@ -183,7 +189,10 @@ def _connections(pid: int, port: int) -> list[int]:
     accept, nor multiprocessing's helper)."""
     tree = _tree(pid)
     counts = []
-    for process in tree[1:] or tree:
+    # with one server process uvicorn serves in the supervisor itself (its children are then
+    # multiprocessing's helper and the decider, which listen on no port)
+    listening = [p for p in tree[1:] if _listens(p, port)] or tree[:1]
+    for process in listening:
         try:
             held = [c for c in process.net_connections(kind="tcp") if c.laddr.port == port]
         except psutil.NoSuchProcess:
@@ -191,6 +200,25 @@ def _connections(pid: int, port: int) -> list[int]:
         if any(c.status == psutil.CONN_LISTEN for c in held):
             counts.append(sum(1 for c in held if c.status == psutil.CONN_ESTABLISHED))
     return counts
+
+
+def _listens(process: psutil.Process, port: int) -> bool:
+    try:
+        return any(
+            c.laddr.port == port and c.status == psutil.CONN_LISTEN
+            for c in process.net_connections(kind="tcp")
+        )
+    except psutil.NoSuchProcess:
+        return False
+
+
+DECIDER_LINE = re.compile(r"deciding online verifications at \S+ \(process (\d+)\)")
+"""What the decider process logs once it listens (``custodes.service.decider``)."""
+
+
+def _decider_pid(server_log: Path) -> int | None:
+    found = DECIDER_LINE.search(server_log.read_text(encoding="utf-8", errors="replace"))
+    return int(found.group(1)) if found else None
 
 
 @dataclass
@@ -201,6 +229,7 @@ class _Run:
     server_rss_mib: list[float] = field(default_factory=list)
     connections: list[int] = field(default_factory=list)
     client_cpu: float = 0.0
+    decider_cpu: float | None = None
     elapsed: float = 0.0
 
 
@@ -258,7 +287,7 @@ class _Connection:
 
 async def _load(  # noqa: PLR0917 - the run's parameters
     base: str, key: str, subjects: list[dict[str, str | None]], clients: int, seconds: float, warmup: float,
-    rate: float | None, server_pid: int,
+    rate: float | None, server_pid: int, decider_pid: int | None = None,
 ) -> _Run:  # fmt: skip
     """Send verifications for ``warmup`` + ``seconds``; measure the last ``seconds``.
 
@@ -288,6 +317,8 @@ async def _load(  # noqa: PLR0917 - the run's parameters
                 time.process_time(),
                 time.perf_counter(),
             )
+            if decider_pid is not None:
+                marks["decider"] = _own_cpu_seconds(decider_pid)
 
     async def send(i: int, since: float) -> None:
         subject = {**subjects[i % len(subjects)], "request_id": f"B{i}"}
@@ -335,6 +366,8 @@ async def _load(  # noqa: PLR0917 - the run's parameters
     run.server_cpu = _cpu_seconds(server_pid) - marks["server"]
     run.server_rss_mib = _rss_mib(server_pid)
     run.client_cpu = time.process_time() - marks["client"]
+    if decider_pid is not None:
+        run.decider_cpu = _own_cpu_seconds(decider_pid) - marks["decider"]
     return run
 
 
@@ -384,7 +417,8 @@ def run_service_bench(  # noqa: PLR0917 - the positional signature the CLI calls
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_until_serving(server, server_log, workers, lambda: _answers(f"{base}/openapi.json"))
-        run = asyncio.run(_load(base, key, subjects, clients, seconds, warmup, rate, server.pid))
+        decider = _decider_pid(server_log)
+        run = asyncio.run(_load(base, key, subjects, clients, seconds, warmup, rate, server.pid, decider))
         if server.poll() is not None:
             code = server.returncode
             raise RuntimeError(f"custodes serve exited with {code} during the run; see {server_log}")
@@ -425,6 +459,10 @@ def run_service_bench(  # noqa: PLR0917 - the positional signature the CLI calls
         "server_rss_mib": run.server_rss_mib,
         "connections_per_server_process": run.connections,
         "client_cpu_ms_per_request": round(1000 * run.client_cpu / answered, 2) if answered else None,
+        "decider": decider is not None,
+        "decider_cpu_ms_per_request": (
+            round(1000 * run.decider_cpu / answered, 2) if answered and run.decider_cpu is not None else None
+        ),
         "target": {"p99_ms": P99_TARGET_MS, "rate": RATE_TARGET},
         "target_met": bool(rate is not None and rate >= RATE_TARGET and answered and p99 <= P99_TARGET_MS
                            and answered / run.elapsed >= 0.98 * rate),
@@ -436,8 +474,9 @@ def run_service_bench(  # noqa: PLR0917 - the positional signature the CLI calls
         "load_average_1m_after": os.getloadavg()[0],
         "python": platform.python_version(),
         "at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "note": "server (uvicorn, server_workers processes) and clients (one asyncio process) share the "
-        "machine; latency in open loop runs from each request's due time",
+        "note": "server (uvicorn, server_workers processes, and with decider one process that decides "
+        "every verification) and clients (one asyncio process) share the machine; server CPU includes the "
+        "decider's; latency in open loop runs from each request's due time",
     }  # fmt: skip
     results.mkdir(parents=True, exist_ok=True)
     store = "-pg" if "CUSTODES_DATABASE_URL" in env else ""

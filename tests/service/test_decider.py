@@ -14,6 +14,7 @@ import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Listener
@@ -27,7 +28,7 @@ from custodes import Gateway, errors
 from custodes.gateway import OnlineRequest
 from custodes.ledger import audit_log
 from custodes.ledger.store import entries
-from custodes.service.decider import DeciderClient, DeciderServer, DeciderUnavailableError
+from custodes.service.decider import DeciderClient, DeciderServer, DeciderUnavailableError, serve_connection
 from custodes.service.desk import basis_manifest
 from custodes.service.records import find_basis
 from tests.service.conftest import World
@@ -187,3 +188,85 @@ def test_when_the_decider_is_gone_verifications_fail_at_once_with_503(world: Wor
 def test_a_decider_that_cannot_be_reached_is_named(socket_dir: Path) -> None:
     with pytest.raises(DeciderUnavailableError, match="cannot reach the decider process"):
         DeciderClient(str(socket_dir / "nobody.sock"))
+
+
+class _StubGateway:
+    """``submit_subject`` answering at once with what the test says (no store, no matcher)."""
+
+    def __init__(self, answer: object) -> None:
+        self.answer = answer
+
+    def submit_subject(self, *_: object, **__: object) -> Future[object]:
+        done: Future[object] = Future()
+        done.set_result(self.answer)
+        return done
+
+
+def _stub_decider(socket_dir: Path, answer: object) -> tuple[DeciderClient, Listener, threading.Thread]:
+    listener = Listener(str(socket_dir / "stub.sock"), family="AF_UNIX")
+
+    def serve() -> None:
+        serve_connection(_StubGateway(answer), listener.accept())  # type: ignore[arg-type]
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return DeciderClient(str(socket_dir / "stub.sock")), listener, thread
+
+
+def _plain_request(n: int = 1) -> OnlineRequest:
+    return OnlineRequest(None, {**SUBJECT, "request_id": f"S-{n}"}, datetime.now(UTC), None)  # type: ignore[arg-type]
+
+
+def test_an_answer_that_cannot_be_pickled_is_an_error_for_its_asker_only(socket_dir: Path) -> None:
+    client, listener, _ = _stub_decider(socket_dir, {"row": lambda: None})
+    try:
+        with pytest.raises(errors.StoreError, match="could not send the answer"):
+            client.submit(_plain_request()).result(timeout=10)
+        # the connection is still good
+        with pytest.raises(errors.StoreError, match="could not send the answer"):
+            client.submit(_plain_request(2)).result(timeout=10)
+    finally:
+        client.close()
+        listener.close()
+
+
+def test_a_request_that_cannot_be_pickled_is_refused_and_sends_nothing(socket_dir: Path) -> None:
+    client, listener, _ = _stub_decider(socket_dir, {"outcome": "match"})
+    try:
+        with pytest.raises((pickle.PicklingError, AttributeError, TypeError)):
+            client.submit(OnlineRequest(None, {"x": lambda: None}, datetime.now(UTC), None))  # type: ignore[arg-type, dict-item]
+        assert client.submit(_plain_request()).result(timeout=10) == {"outcome": "match"}
+        assert client._pending == {}
+    finally:
+        client.close()
+        listener.close()
+
+
+def test_a_message_the_decider_cannot_read_closes_that_connection_and_fails_what_waits(
+    socket_dir: Path,
+) -> None:
+    gate = threading.Event()
+
+    class _Slow(_StubGateway):
+        def submit_subject(self, *_: object, **__: object) -> Future[object]:
+            pending: Future[object] = Future()
+            threading.Thread(target=lambda: (gate.wait(10), pending.set_result({"late": True}))).start()
+            return pending
+
+    listener = Listener(str(socket_dir / "slow.sock"), family="AF_UNIX")
+    serving = threading.Thread(target=lambda: serve_connection(_Slow(None), listener.accept()), daemon=True)  # type: ignore[arg-type]
+    serving.start()
+    client = DeciderClient(str(socket_dir / "slow.sock"))
+    try:
+        waiting = client.submit(_plain_request())
+        client._conn.send_bytes(b"not a pickle")
+        serving.join(timeout=10)
+        assert not serving.is_alive()
+        with pytest.raises(DeciderUnavailableError):
+            waiting.result(timeout=10)
+        with pytest.raises(DeciderUnavailableError):
+            client.submit(_plain_request(2))
+    finally:
+        gate.set()
+        client.close()
+        listener.close()

@@ -97,6 +97,10 @@ class DeciderClient:
                 del self._pending[number]
                 self._fail(f"the decider process at {self._address} went away: {exc}")
                 raise DeciderUnavailableError(self._broken or str(exc)) from exc
+            except BaseException:
+                # the request could not be pickled: nothing was sent, the connection holds
+                del self._pending[number]
+                raise
         return future
 
     def close(self) -> None:
@@ -109,9 +113,15 @@ class DeciderClient:
         while True:
             try:
                 number, ok, value = self._conn.recv()
-            except (EOFError, OSError, ValueError) as exc:
+            except (EOFError, OSError) as exc:
                 with self._lock:
                     self._fail(f"the decider process at {self._address} went away ({type(exc).__name__})")
+                return
+            except Exception as exc:  # an answer this process cannot read: whose it was is unknown
+                log.exception("an answer from the decider could not be read")
+                with self._lock:
+                    self._fail(f"an answer from the decider could not be read ({type(exc).__name__}: {exc})")
+                self._conn.close()
                 return
             with self._lock:
                 future = self._pending.pop(number, None)
@@ -157,11 +167,21 @@ def serve_connection(gateway: Gateway, conn: Connection) -> None:
             except (OSError, ValueError):
                 # the HTTP process is gone; its verification stays committed and accounted
                 log.warning("an answer could not be sent: the HTTP process hung up")
+            except Exception as exc:  # the row would not pickle: the asker still gets an answer
+                log.exception("answer %d could not be sent", number)
+                failed = StoreError(f"the decider could not send the answer: {type(exc).__name__}: {exc}")
+                with contextlib.suppress(OSError, ValueError):
+                    conn.send((number, False, failed))
 
     while True:
         try:
             number, request = conn.recv()
         except (EOFError, OSError):
+            break
+        except Exception:
+            # a message this process cannot read: its number is unknown, so no one can be
+            # answered; closing fails the sender's pending requests at once instead of never
+            log.exception("a message from a server process could not be read; closing its connection")
             break
         try:
             future = gateway.submit_subject(

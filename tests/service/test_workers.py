@@ -179,12 +179,15 @@ def test_a_reviewer_session_holds_across_both_processes(served: _Served) -> None
     assert all("Dana Reyes" in p.text for p in pages)
 
 
-@pytest.mark.parametrize("how", [signal.SIGTERM, signal.SIGKILL], ids=["stopped", "killed"])
+@pytest.mark.parametrize(
+    "how", [signal.SIGTERM, signal.SIGKILL, signal.SIGINT], ids=["stopped", "killed", "interrupted"]
+)
 def test_the_decider_does_not_outlive_its_server(
     template_home: Path, tmp_path: Path, how: signal.Signals
 ) -> None:
     """One server process (uvicorn in the main process, which raises SIGTERM again once it has
-    shut down) stopped, or the server killed outright: the decider goes too."""
+    shut down) stopped, the server killed outright, or Ctrl+C (SIGINT to the whole process
+    group, the decider included): the decider goes too, and only after the server."""
     home = make_home(template_home, tmp_path / "home")
     store = f"sqlite:///{tmp_path / 'store.sqlite'}"
     upgrade(store)
@@ -197,6 +200,7 @@ def test_the_decider_does_not_outlive_its_server(
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # a process group of its own, as a terminal would give it
         )
         decider: psutil.Process | None = None
         try:
@@ -209,12 +213,17 @@ def test_the_decider_does_not_outlive_its_server(
             decider = psutil.Process(int(found.group(1)))
             socket_dir = Path(re.split(r"\s", found.group(0))[4]).parent
             assert socket_dir.is_dir()
-            server.send_signal(how)
+            if how == signal.SIGINT:
+                os.killpg(server.pid, how)
+            else:
+                server.send_signal(how)
             server.wait(timeout=60)
             _gone, alive = psutil.wait_procs([decider], timeout=60)
             assert not alive, f"the decider (process {decider.pid}) outlived the server"
-            if how == signal.SIGTERM:
+            if how != signal.SIGKILL:
                 assert not socket_dir.exists(), "the decider's socket was left behind"
+                text = log_path.read_text()
+                assert text.index("decider stopped") > text.index("Application shutdown complete"), text
         finally:
             if server.poll() is None:
                 server.kill()

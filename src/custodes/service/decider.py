@@ -54,6 +54,10 @@ class _Flag(Protocol):
     def set(self) -> None: ...
 
 
+class _Waitable(Protocol):
+    def wait(self, timeout: float | None = None) -> bool: ...
+
+
 class DeciderUnavailableError(StoreError):
     """The decider process is gone: the verification's answer cannot be had (HTTP 503)."""
 
@@ -220,8 +224,14 @@ class DeciderServer:
         self._listener.close()
 
 
-def run_decider(address: str, ready: _Flag | None = None) -> None:
-    """The decider process's main: load the online engine, listen, answer until terminated."""
+def run_decider(address: str, ready: _Flag | None = None, stopping: _Waitable | None = None) -> None:
+    """The decider process's main: load the online engine, listen, answer until told to stop.
+
+    It stops when ``stopping`` is set (``custodes serve`` sets it once its server processes
+    have shut down), on SIGTERM, or when its parent is gone. Ctrl+C in a terminal reaches the
+    whole process group: the decider ignores SIGINT and lets ``custodes serve`` finish the
+    requests in flight first and then stop it.
+    """
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s %(message)s")
     gateway = open_gateway()
     matcher = gateway.online_matcher()
@@ -229,7 +239,14 @@ def run_decider(address: str, ready: _Flag | None = None) -> None:
     server = DeciderServer(gateway, address)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if stopping is not None:
+
+        def told() -> None:
+            stopping.wait()
+            stop.set()
+
+        threading.Thread(target=told, name="custodes-decider-stopping", daemon=True).start()
     parent = multiprocessing.parent_process()
     if parent is not None:
         # `custodes serve` killed outright must not leave a decider holding 1.5 GB behind
@@ -265,8 +282,8 @@ def started_decider(start_seconds: float = START_SECONDS) -> Iterator[str]:
     context = multiprocessing.get_context("spawn")
     folder = Path(tempfile.mkdtemp(prefix="custodes-decider-"))
     address = str(folder / "decider.sock")
-    ready = context.Event()
-    process = context.Process(target=run_decider, args=(address, ready), name="custodes-decider")
+    ready, stopping = context.Event(), context.Event()
+    process = context.Process(target=run_decider, args=(address, ready, stopping), name="custodes-decider")
     process.start()
     try:
         deadline = time.monotonic() + start_seconds
@@ -280,8 +297,9 @@ def started_decider(start_seconds: float = START_SECONDS) -> Iterator[str]:
                 raise StoreError(f"the decider process did not listen within {start_seconds:.0f} s")
         yield address
     finally:
-        if process.is_alive():
-            process.terminate()
+        stopping.set()
+        if not ready.is_set():
+            process.terminate()  # still loading: nothing to finish
         process.join(timeout=60)
         if process.is_alive():
             process.kill()

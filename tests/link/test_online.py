@@ -29,7 +29,7 @@ from custodes.link import DuckDBLinker, LinkResult, build_index
 from custodes.link.blocking import RULES, candidate_pairs_sql
 from custodes.link.decide import _decide_frame, decide_rows, score_candidates
 from custodes.link.engines.duckdb import request_rows, request_tables
-from custodes.link.keys import CANARY_KEY, canary_hash, key_hash_sql, keyed_hits_sql
+from custodes.link.keys import CANARY_KEY, HOUSEHOLD_LIMIT, canary_hash, key_hash_sql, keyed_hits_sql
 from custodes.link.online import KeyHasher, OnlineMatcher, python_key_hash
 from custodes.link.prepare import prepare_people
 from custodes.synth import generate
@@ -341,3 +341,54 @@ def test_a_single_subject_is_decided_in_milliseconds(synth: Synth, matcher: Onli
     print(json.dumps({"decide_one_p50_ms": round(p50 * 1e3, 2), "decide_one_p99_ms": round(p99 * 1e3, 2)}))
     # generous: the machine running the suite is shared; a scan of the master would take seconds
     assert p50 < 0.25
+
+
+def test_a_hit_at_an_address_over_the_household_limit_is_a_candidate_once(tmp_path: Path) -> None:
+    """An address with more taxpayers than HOUSEHOLD_LIMIT (a shelter, a care home) forms no
+    household (synth never makes one): its residents are candidates only as the rules find
+    them, each once, in the batch SQL as in the online engine; a household under the limit
+    still brings its members."""
+    from tests.link.conftest import COLUMNS, MASTER_ROWS, filler_rows
+
+    firsts = ["Rosa", "Abel", "Bea", "Cruz", "Dina", "Emil", "Fern", "Gil", "Hana", "Ivo", "Juno", "Kai"]
+    shelter = [
+        (f"9{n:08d}", firsts[n % len(firsts)], "", f"Delgado{'' if n == 0 else n}", f"19{50 + n}-02-02",
+         "1 Shelter Way", "Springfield", "IL", "62701", 2024)
+        for n in range(HOUSEHOLD_LIMIT + 5)
+    ]  # fmt: skip
+    master = pl.DataFrame(MASTER_ROWS + filler_rows(1000) + shelter, schema=COLUMNS, orient="row")
+    master = master.with_columns(pl.col(c).replace("", None) for c in COLUMNS if c != "tax_year")
+    index = tmp_path / "master.duckdb"
+    build_index(master, index, today=TODAY)
+    frame = request_frame([
+        (1, "Rosa", "", "Delgado", "1950-02-02", "1 Shelter Way", "Springfield", "IL", "62701", ""),
+        (2, "John", "Q", "Smith", "", "12 Elm St", "Springfield", "IL", "62701", ""),
+    ])  # fmt: skip
+    prepared = prepare_people(frame, today=TODAY)
+    linker = DuckDBLinker(index, LinkageConfig())
+    try:
+        with linker._candidate_pairs(prepared):
+            pairs = linker._con.execute("SELECT rid, pid FROM pairs").fetchall()
+        batch = linker.candidate_levels(prepared)
+        decided = linker.link(frame, today=TODAY).decisions.sort("rid")
+    finally:
+        linker.close()
+    con = duckdb.connect(str(index), read_only=True)
+    try:
+        unhoused = con.execute("SELECT count(*) FROM online_persons WHERE household IS NULL").fetchall()[0][0]
+    finally:
+        con.close()
+    assert unhoused == HOUSEHOLD_LIMIT + 5
+    assert len(pairs) == len(set(pairs))
+    tins = batch.filter(pl.col("rid") == 1)["tin"].to_list()
+    # the rules find residents by house number and ZIP (a block of 35 is under the block
+    # size); each is a candidate once, none twice through a household
+    assert tins.count("900000000") == 1
+    assert len(tins) == len(set(tins))
+    # John Smith's household (father and son of one name at one address) is still brought in
+    assert {"123456789", "223456789"} <= set(batch.filter(pl.col("rid") == 2)["tin"])
+    online = OnlineMatcher(index, LinkageConfig()).candidate_levels(prepared)
+    order = ["rid", "tin"]
+    assert online.sort(order).equals(batch.select(online.columns).sort(order).cast(online.schema))
+    assert decided["outcome"].to_list() == ["match", "ambiguous"]
+    assert decided["tin"].to_list() == ["900000000", None]

@@ -136,3 +136,23 @@ def test_subject_facts_takes_the_value_path_only_for_small_text_frames() -> None
     big = pl.concat([one] * (subjects.SMALL_ROWS + 1))
     assert_frame_equal(subject_facts(big), facts_of_frame(big))
     assert_frame_equal(subject_facts(one.drop("tin")), facts_of_frame(one.drop("tin")))
+
+
+@pytest.mark.parametrize("letter", ["\U00013460", "\U0001e5d0"])  # Unicode 16: Egyptian, Ol Onal
+def test_a_letter_newer_than_pythons_unicode_tables_is_decided_the_frame_way(letter: str) -> None:
+    """Regression (hypothesis, 2026-12-07): polars' \\p{L} knows letters that Python 3.11's
+    Unicode 14 tables do not (U+13460, an Egyptian hieroglyph of Unicode 16), so a surname of
+    one was a name on the frame path and none on the value path."""
+    row = {"first_name": "Ana", "last_name": letter, "street": None, "tin": None, "case_reference": None}
+    one = pl.DataFrame([row], schema=dict.fromkeys(SUBJECT_COLUMNS, pl.Utf8))
+    assert facts_of_values(one) is None
+    assert_frame_equal(subject_facts(one), facts_of_frame(one))
+    # the example hypothesis found: a non-ASCII street elsewhere sends a batch the frame way,
+    # and each row alone (the Cedar layer) must say the same
+    rows = [row, {**row, "last_name": "Reyes", "street": "\x80"}]
+    together = subjects.check_subjects(
+        pl.DataFrame(rows, schema=dict.fromkeys(SUBJECT_COLUMNS, pl.Utf8)), BASIS
+    )
+    assert together.to_list() == [
+        (r.value if (r := subjects.check_subject(x, BASIS)) else None) for x in rows
+    ]

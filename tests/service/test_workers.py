@@ -7,7 +7,6 @@ processes share must live in the store: the log (one head), the budgets, UI sess
 from __future__ import annotations
 
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -25,6 +24,7 @@ from sqlalchemy import func, select
 from custodes import Gateway, Settings
 from custodes.ledger import audit_log
 from custodes.ledger.store import entries
+from custodes.service.decider import LISTENING_LINE
 from custodes.service.desk import Desk
 from custodes.service.ui import LOGIN_COOKIE, SESSION_COOKIE
 from custodes.store import connect, upgrade
@@ -52,11 +52,9 @@ class _Served:
     def decider_pid(self) -> int | None:
         if self.decider_log is None:
             return None
-        found = re.search(
-            r"deciding online verifications at \S+ \(process (\d+)\)", self.decider_log.read_text()
-        )
+        found = LISTENING_LINE.search(self.decider_log.read_text())
         assert found, self.decider_log.read_text()
-        return int(found.group(1))
+        return int(found.group(2))
 
 
 @pytest.fixture(params=[True, False], ids=["one-decider", "each-decides"])
@@ -96,14 +94,8 @@ def served(
             assert server.poll() is None, (tmp_path / "server.log").read_text()
             assert time.monotonic() < deadline, "custodes serve --workers 2 did not start in 90 s"
             workers = psutil.Process(server.pid).children(recursive=True)
-            try:
-                if len(workers) >= WORKERS and httpx.get(f"{base}/v1/log/checkpoint").status_code in (
-                    200,
-                    404,
-                ):
-                    break
-            except httpx.TransportError:
-                pass
+            if len(workers) >= WORKERS and _listening(port):
+                break
             time.sleep(0.2)
         # the supervisor's children: the multiprocessing helper, the workers and the decider
         pids = [p.pid for p in psutil.Process(server.pid).children(recursive=True)]
@@ -205,13 +197,12 @@ def test_the_decider_does_not_outlive_its_server(
         decider: psutil.Process | None = None
         try:
             deadline = time.monotonic() + 90
-            pattern = re.compile(r"deciding online verifications at \S+ \(process (\d+)\)")
-            while not (found := pattern.search(log_path.read_text())) or not _listening(port):
+            while not (found := LISTENING_LINE.search(log_path.read_text())) or not _listening(port):
                 assert server.poll() is None, log_path.read_text()
                 assert time.monotonic() < deadline, "custodes serve did not start in 90 s"
                 time.sleep(0.2)
-            decider = psutil.Process(int(found.group(1)))
-            socket_dir = Path(re.split(r"\s", found.group(0))[4]).parent
+            decider = psutil.Process(int(found.group(2)))
+            socket_dir = Path(found.group(1)).parent
             assert socket_dir.is_dir()
             if how == signal.SIGINT:
                 os.killpg(server.pid, how)

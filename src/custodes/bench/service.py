@@ -13,7 +13,6 @@ import asyncio
 import json
 import os
 import platform
-import re
 import socket
 import statistics
 import subprocess
@@ -34,6 +33,7 @@ from custodes.config import load_settings
 from custodes.contract.columns import REQUEST_COLUMNS
 from custodes.errors import ConfigError
 from custodes.gateway import Gateway
+from custodes.service.decider import LISTENING_LINE
 from custodes.service.desk import Desk
 from custodes.service.records import StandingBasis
 from custodes.store.schema import agencies
@@ -212,13 +212,9 @@ def _listens(process: psutil.Process, port: int) -> bool:
         return False
 
 
-DECIDER_LINE = re.compile(r"deciding online verifications at \S+ \(process (\d+)\)")
-"""What the decider process logs once it listens (``custodes.service.decider``)."""
-
-
 def _decider_pid(server_log: Path) -> int | None:
-    found = DECIDER_LINE.search(server_log.read_text(encoding="utf-8", errors="replace"))
-    return int(found.group(1)) if found else None
+    found = LISTENING_LINE.search(server_log.read_text(encoding="utf-8", errors="replace"))
+    return int(found.group(2)) if found else None
 
 
 @dataclass

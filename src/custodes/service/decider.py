@@ -28,6 +28,7 @@ import logging
 import multiprocessing
 import os
 import pickle
+import re
 import shutil
 import signal
 import tempfile
@@ -48,6 +49,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("custodes.decider")
 
 FAMILY = "AF_UNIX"
+
+LISTENING = "deciding online verifications at %s (process %d)"
+"""What the decider logs once it listens: its socket and its process id."""
+LISTENING_LINE = re.compile(r"deciding online verifications at (\S+) \(process (\d+)\)")
+"""``LISTENING`` in a log: group 1 the socket, group 2 the process id (the bench and the tests
+find the decider by it)."""
 
 
 class _Flag(Protocol):
@@ -256,7 +263,7 @@ def run_decider(address: str, ready: _Flag | None = None, stopping: _Waitable | 
 
         threading.Thread(target=orphaned, name="custodes-decider-parent", daemon=True).start()
     server.start()
-    log.info("deciding online verifications at %s (process %d)", address, os.getpid())
+    log.info(LISTENING, address, os.getpid())
     if ready is not None:
         ready.set()
     stop.wait()

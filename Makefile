@@ -60,6 +60,7 @@ test: lint types pytest
 
 bench: $(BENCH_STAMP)
 	$(BIN)/custodes bench pipeline --persons 1000000 --requests 100000 --seed 1 --out bench/results
+	$(BIN)/custodes bench linkage --persons 1000000 --requests 100000 --seed 1 --out bench/results
 	$(BIN)/custodes bench accounting --persons 1000000 --requests 100000 --seed 1 --out bench/results
 	$(BIN)/custodes bench ledger --out bench/results
 	$(BIN)/custodes bench online --persons 1000000 --seed 1 --out bench/results

